@@ -1,0 +1,141 @@
+import { spawn } from "node:child_process";
+import { copyFile, mkdir } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { CommandError, TransferError } from "../shared/errors.js";
+import type { Connection, ConnectionReport, ConnectionSpec, ConnectionStats, ExecOptions, ExecResult } from "./types.js";
+
+export interface LocalConnectionOptions {
+  /** Command that starts node (default: the node running this process). */
+  node?: string;
+  /** Default per-command time limit in ms (default 10 minutes). */
+  commandTimeout?: number;
+}
+
+/** Runs everything on this machine: scripts through a local `bash -s`, files copied in-process. */
+export class LocalConnection implements Connection {
+  readonly kind = "local" as const;
+  readonly label = "localhost";
+  readonly stats: ConnectionStats = { launches: 0, execs: 0, pushes: 0, pulls: 0 };
+  readonly nodeCommand: string;
+  private readonly commandTimeout: number;
+
+  constructor(options: LocalConnectionOptions = {}) {
+    this.nodeCommand = options.node ?? process.execPath;
+    this.commandTimeout = options.commandTimeout ?? 600_000;
+  }
+
+  exec(script: string, options: ExecOptions = {}): Promise<ExecResult> {
+    this.stats.launches++;
+    this.stats.execs++;
+    return runBash(script, { cwd: options.cwd, timeoutMs: options.timeoutMs ?? this.commandTimeout }).then(
+      (r) => {
+        if (r.exitCode !== 0 && !options.allowFailure) throw new CommandError(script, r, "local command");
+        return r;
+      },
+    );
+  }
+
+  async push(localRoot: string, remoteRoot: string, files: readonly string[]): Promise<void> {
+    this.stats.pushes++;
+    await copyAll(localRoot, remoteRoot, files, "push", false);
+  }
+
+  async pull(remoteRoot: string, localRoot: string, files: readonly string[]): Promise<void> {
+    this.stats.pulls++;
+    await copyAll(remoteRoot, localRoot, files, "pull", true);
+  }
+
+  async testConnection(): Promise<ConnectionReport> {
+    const t0 = performance.now();
+    const r = await this.exec(
+      `printf '%s\\n' "$(command -v ${"node"} || true)"; for c in sbatch qsub bsub; do command -v $c >/dev/null 2>&1 && echo "has:$c"; done; true`,
+    );
+    const latencyMs = performance.now() - t0;
+    const has = (c: string) => r.stdout.includes(`has:${c}`);
+    return {
+      ok: true,
+      host: "localhost",
+      latencyMs,
+      node: { path: this.nodeCommand, version: process.version },
+      schedulers: { sbatch: has("sbatch"), qsub: has("qsub"), bsub: has("bsub") },
+      clockOffsetMs: 0,
+    };
+  }
+
+  async close(): Promise<void> {}
+
+  toJSON(): ConnectionSpec {
+    return { kind: "local", transport: "cp" };
+  }
+}
+
+async function copyAll(
+  fromRoot: string,
+  toRoot: string,
+  files: readonly string[],
+  direction: "push" | "pull",
+  skipMissing: boolean,
+): Promise<void> {
+  const made = new Set<string>();
+  const from = resolve(fromRoot);
+  const to = resolve(toRoot);
+  // Bounded parallelism: thousands of small files copy far faster than one by one.
+  const queue = [...files];
+  const worker = async () => {
+    for (let f = queue.pop(); f !== undefined; f = queue.pop()) {
+      const dest = join(to, f);
+      const dir = dirname(dest);
+      if (!made.has(dir)) {
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        made.add(dir);
+      }
+      try {
+        await copyFile(join(from, f), dest);
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        if (skipMissing && err.code === "ENOENT") continue;
+        throw new TransferError(direction, `${f}: ${err.message}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(16, files.length) }, worker));
+}
+
+/** Run `bash -s` with the script on stdin. Exported for reuse by tests and the ssh module. */
+export function runBash(
+  script: string,
+  options: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<ExecResult & { signal: string | null }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn("bash", ["-s"], {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => err.push(b));
+    let timer: NodeJS.Timeout | undefined;
+    if (options.timeoutMs) {
+      timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs);
+    }
+    child.on("error", (e) => {
+      if (timer) clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (code, signal) => {
+      if (timer) clearTimeout(timer);
+      resolvePromise({
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+        exitCode: code ?? 128,
+        signal,
+      });
+    });
+    child.stdin.on("error", () => {
+      /* the script may exit before reading all of stdin */
+    });
+    child.stdin.end(script);
+  });
+}
