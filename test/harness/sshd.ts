@@ -1,0 +1,426 @@
+/**
+ * A private, throw-away OpenSSH server for integration tests (no systemd, no mocks).
+ *
+ * `startSshd()` makes its own folder (host key, client key, authorized_keys, known_hosts,
+ * sshd_config), picks a free high port on 127.0.0.1, starts `/usr/sbin/sshd -D -f CONFIG -E LOG`
+ * and waits until the port accepts connections. Only public-key authentication is enabled, so the
+ * server is exactly "a non-default port with key-only auth".
+ *
+ * As root, the login user is a dedicated unprivileged account `rmtest` (created on demand; safe
+ * when several test runs create it at the same time). As an ordinary user, sshd runs as that user
+ * and the login user is that user (an unprivileged sshd cannot switch users).
+ *
+ * `node` must be on the login user's non-interactive PATH for lifecycle tests. On this machine kind
+ * it is /usr/bin/node already; when it is not, the harness symlinks the running node into
+ * /usr/local/bin (root only, only if that name is free) and checks `ssh user@host node --version`.
+ *
+ * Failure is loud: any step that fails throws with the tail of sshd's log. Tests never skip.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { chmod, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { createConnection, createServer } from "node:net";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+const SSHD = "/usr/sbin/sshd";
+const ADDR = "127.0.0.1";
+export const TEST_USER = "rmtest";
+
+/** What connect()/SshConnection accept; kept structural so the harness does not import src. */
+export interface SshdConnectionOptions {
+  host: string;
+  port: number;
+  user: string;
+  keyfile: string;
+  knownHostsFile: string;
+}
+
+export interface SshdServer {
+  host: string;
+  port: number;
+  user: string;
+  /** Private key authorised on this server (mode 0600, owned by the current user). */
+  keyfile: string;
+  /** known_hosts holding this server's host key as `[127.0.0.1]:PORT`. */
+  knownHostsFile: string;
+  pid: number;
+  dir: string;
+  logFile: string;
+  connectionOptions(): SshdConnectionOptions;
+  /** A fresh key pair that this server does NOT accept; returns the private key path. */
+  makeUnauthorizedKey(): Promise<string>;
+  /** An empty known_hosts file (to provoke host-key failures with strict checking). */
+  makeEmptyKnownHosts(): Promise<string>;
+  /** Kill the per-connection sshd children (every live session drops) but keep listening. */
+  dropConnections(): Promise<number>;
+  /** Last lines of sshd's log, for failure messages. */
+  logTail(lines?: number): string;
+  /** Kill sshd and its session children by PID (checked through /proc/PID/exe); remove the folder. */
+  stop(): Promise<void>;
+}
+
+export interface StartSshdOptions {
+  /** Check that `ssh user@host node --version` works (default true). */
+  checkNode?: boolean;
+  /** Extra sshd_config lines. */
+  extraConfig?: string[];
+}
+
+export async function startSshd(options: StartSshdOptions = {}): Promise<SshdServer> {
+  if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: install openssh-server`);
+  const isRoot = process.getuid?.() === 0;
+  const user = isRoot ? TEST_USER : userInfo().username;
+  if (isRoot) {
+    await ensureTestUser(user);
+    await run("mkdir", ["-p", "/run/sshd"]);
+    await chmod("/run/sshd", 0o755);
+  }
+
+  const dir = await mkdtemp(join(tmpdir(), "rr-sshd-"));
+  // sshd reads authorized_keys as the target user: the folder must be traversable.
+  await chmod(dir, 0o755);
+  const hostKey = join(dir, "host_ed25519");
+  const keyfile = join(dir, "client_ed25519");
+  await keygen(hostKey, "rr-it-host");
+  await keygen(keyfile, "rr-it-client");
+  const authorizedKeys = join(dir, "authorized_keys");
+  await writeFile(authorizedKeys, await readFile(`${keyfile}.pub`), { mode: 0o644 });
+  await chmod(authorizedKeys, 0o644);
+  const hostPub = (await readFile(`${hostKey}.pub`, "utf8")).trim().split(/\s+/).slice(0, 2).join(" ");
+  const configFile = join(dir, "sshd_config");
+  const logFile = join(dir, "sshd.log");
+  const knownHostsFile = join(dir, "known_hosts");
+
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    await writeFile(
+      configFile,
+      sshdConfig({ port, dir, hostKey, authorizedKeys, extra: options.extraConfig }),
+    );
+    await writeFile(knownHostsFile, `[${ADDR}]:${port} ${hostPub}\n`);
+    await rm(logFile, { force: true });
+    try {
+      await run(SSHD, ["-t", "-f", configFile]);
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true });
+      throw new Error(`sshd rejects its config: ${(e as { stderr?: string }).stderr ?? e}`);
+    }
+    const child = spawn(SSHD, ["-D", "-f", configFile, "-E", logFile], { stdio: "ignore", detached: true });
+    child.unref();
+    try {
+      await waitForPort(port, child, 5000);
+    } catch (e) {
+      lastError = e;
+      await killChild(child);
+      const log = tail(logFile);
+      if (/Address already in use|Cannot bind any address/i.test(log)) continue; // port clash: retry
+      await rm(dir, { recursive: true, force: true });
+      throw new Error(
+        `sshd did not start on ${ADDR}:${port}: ${(e as Error).message}\n--- sshd.log ---\n${log}`,
+      );
+    }
+    const server = makeServer({ dir, port, user, keyfile, knownHostsFile, logFile, child });
+    if (options.checkNode !== false) {
+      try {
+        await ensureRemoteNode(server);
+      } catch (e) {
+        await server.stop();
+        throw e;
+      }
+    }
+    return server;
+  }
+  await rm(dir, { recursive: true, force: true });
+  throw new Error(`sshd could not find a free port after 5 attempts: ${String(lastError)}`);
+}
+
+function sshdConfig(p: {
+  port: number;
+  dir: string;
+  hostKey: string;
+  authorizedKeys: string;
+  extra?: string[];
+}) {
+  return [
+    `Port ${p.port}`,
+    `ListenAddress ${ADDR}`,
+    `HostKey ${p.hostKey}`,
+    `PidFile ${join(p.dir, "sshd.pid")}`,
+    `AuthorizedKeysFile ${p.authorizedKeys}`,
+    "PubkeyAuthentication yes",
+    "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no",
+    "UsePAM no",
+    "StrictModes no",
+    "PermitRootLogin no",
+    "AllowTcpForwarding yes",
+    "X11Forwarding no",
+    "PrintMotd no",
+    // the defaults (10:30:100, 10 sessions) drop parallel test connections
+    "MaxStartups 100:30:200",
+    "MaxSessions 100",
+    "LogLevel INFO",
+    "Subsystem sftp internal-sftp",
+    ...(p.extra ?? []),
+    "",
+  ].join("\n");
+}
+
+function makeServer(p: {
+  dir: string;
+  port: number;
+  user: string;
+  keyfile: string;
+  knownHostsFile: string;
+  logFile: string;
+  child: ChildProcess;
+}): SshdServer {
+  const pid = p.child.pid!;
+  let stopped = false;
+  return {
+    host: ADDR,
+    port: p.port,
+    user: p.user,
+    keyfile: p.keyfile,
+    knownHostsFile: p.knownHostsFile,
+    pid,
+    dir: p.dir,
+    logFile: p.logFile,
+    connectionOptions: () => ({
+      host: ADDR,
+      port: p.port,
+      user: p.user,
+      keyfile: p.keyfile,
+      knownHostsFile: p.knownHostsFile,
+    }),
+    async makeUnauthorizedKey() {
+      const file = join(p.dir, `stranger_${Math.random().toString(36).slice(2, 8)}`);
+      await keygen(file, "rr-it-stranger");
+      return file;
+    },
+    async makeEmptyKnownHosts() {
+      const file = join(p.dir, `empty_known_hosts_${Math.random().toString(36).slice(2, 8)}`);
+      await writeFile(file, "");
+      return file;
+    },
+    async dropConnections() {
+      const kids = await sshdChildren(pid);
+      for (const k of kids) signal(k, "SIGKILL");
+      return kids.length;
+    },
+    logTail: (lines = 20) => tail(p.logFile, lines),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (isSshd(pid)) {
+        for (const k of await sshdChildren(pid)) signal(k, "SIGKILL");
+        await killChild(p.child);
+      }
+      await rm(p.dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function keygen(file: string, comment: string): Promise<void> {
+  await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]);
+  await chmod(file, 0o600);
+}
+
+/** Bind port 0, read the port the kernel chose, release it. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, ADDR, () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createConnection({ host: ADDR, port });
+    sock.once("connect", () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once("error", () => resolve(false));
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  let exited: string | null = null;
+  child.once("exit", (code, sig) => {
+    exited = `sshd exited with ${sig ?? `code ${code}`}`;
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(exited);
+    if (await canConnect(port)) return;
+    await sleep(20);
+  }
+  throw new Error(`port ${port} did not accept connections within ${timeoutMs} ms`);
+}
+
+function isSshd(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`) === realpathSync(SSHD);
+  } catch {
+    return false;
+  }
+}
+
+/** Per-connection sshd processes forked by the listener `pid` (and their own sshd children). */
+async function sshdChildren(pid: number): Promise<number[]> {
+  const all: Array<{ pid: number; ppid: number }> = [];
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      all.push({ pid: Number(name), ppid });
+    } catch {
+      /* gone */
+    }
+  }
+  const found: number[] = [];
+  const frontier = [pid];
+  while (frontier.length) {
+    const parent = frontier.pop()!;
+    for (const p of all) {
+      if (p.ppid === parent && isSshd(p.pid)) {
+        found.push(p.pid);
+        frontier.push(p.pid);
+      }
+    }
+  }
+  return found;
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* already gone */
+  }
+}
+
+async function killChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  signal(child.pid!, "SIGTERM");
+  const timer = new Promise<"late">((resolve) => setTimeout(() => resolve("late"), 3000).unref());
+  if ((await Promise.race([gone, timer])) === "late") {
+    signal(child.pid!, "SIGKILL");
+    await gone;
+  }
+}
+
+function tail(file: string, lines = 20): string {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no sshd log)";
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Create the test user if missing and make sure it is not locked. Concurrent runs may race on
+ * useradd/usermod (passwd lock, "already exists"): retry until `id` and `shadow` agree.
+ */
+async function ensureTestUser(user: string): Promise<void> {
+  let lastErr = "";
+  for (let attempt = 0; attempt < 30; attempt++) {
+    try {
+      if (!(await userExists(user))) {
+        await run("useradd", ["-m", "-s", "/bin/bash", user]).catch((e) => {
+          lastErr = String(e.stderr ?? e);
+        });
+        continue;
+      }
+      const { stdout } = await run("getent", ["shadow", user]);
+      const pw = stdout.split(":")[1] ?? "";
+      if (pw.startsWith("!")) {
+        // useradd leaves the account locked; with UsePAM no sshd then refuses even key logins.
+        await run("usermod", ["-p", "*", user]).catch((e) => {
+          lastErr = String(e.stderr ?? e);
+        });
+        continue;
+      }
+      return;
+    } catch (e) {
+      lastErr = String((e as { stderr?: string }).stderr ?? e);
+    }
+    await sleep(50 + Math.random() * 150);
+  }
+  throw new Error(`could not create an unlocked test user ${user}: ${lastErr}`);
+}
+
+async function userExists(user: string): Promise<boolean> {
+  try {
+    await run("id", ["-u", user]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sshArgs(s: SshdServer, command: string): string[] {
+  return [
+    "-p",
+    String(s.port),
+    "-i",
+    s.keyfile,
+    "-o",
+    "IdentitiesOnly=yes",
+    "-o",
+    `UserKnownHostsFile=${s.knownHostsFile}`,
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ControlMaster=no",
+    "-o",
+    "ControlPath=none",
+    `${s.user}@${s.host}`,
+    command,
+  ];
+}
+
+/** Run a command as the test user through plain ssh (no control master); used by the harness. */
+export async function sshRun(s: SshdServer, command: string): Promise<{ stdout: string; stderr: string }> {
+  try {
+    return await run("ssh", sshArgs(s, command), { timeout: 20_000 });
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`ssh ${s.user}@${s.host}:${s.port} ${command} failed: ${err.stderr ?? err.message}`);
+  }
+}
+
+async function ensureRemoteNode(s: SshdServer): Promise<void> {
+  try {
+    await sshRun(s, "node --version");
+    return;
+  } catch (first) {
+    const isRoot = process.getuid?.() === 0;
+    const target = "/usr/local/bin/node";
+    if (!isRoot || existsSync(target)) {
+      throw new Error(`${(first as Error).message}\n--- sshd.log ---\n${s.logTail()}`);
+    }
+    // Make the running node reachable on the default non-interactive PATH.
+    await symlink(process.execPath, target).catch(() => {});
+    await sshRun(s, "node --version").catch((e) => {
+      throw new Error(`${(e as Error).message}\n--- sshd.log ---\n${s.logTail()}`);
+    });
+  }
+}
