@@ -2,7 +2,14 @@ import { spawn } from "node:child_process";
 import { copyFile, mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { CommandError, TransferError } from "../shared/errors.js";
-import type { Connection, ConnectionReport, ConnectionSpec, ConnectionStats, ExecOptions, ExecResult } from "./types.js";
+import type {
+  Connection,
+  ConnectionReport,
+  ConnectionSpec,
+  ConnectionStats,
+  ExecOptions,
+  ExecResult,
+} from "./types.js";
 
 export interface LocalConnectionOptions {
   /** Command that starts node (default: the node running this process). */

@@ -18,7 +18,18 @@
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
-import { chmod, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  rmdir,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
@@ -334,10 +345,43 @@ function tail(file: string, lines = 20): string {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Create the test user if missing and make sure it is not locked. Concurrent runs may race on
- * useradd/usermod (passwd lock, "already exists"): retry until `id` and `shadow` agree.
+ * Create the test user if missing, make sure it is not locked and owns its home. Serialised within
+ * this process (one promise) and across processes (a mkdir lock), since concurrent useradd calls
+ * race on /etc/passwd and on the home folder.
  */
-async function ensureTestUser(user: string): Promise<void> {
+let userReady: Promise<void> | undefined;
+function ensureTestUser(user: string): Promise<void> {
+  userReady ??= withLock(join(tmpdir(), "rr-test-user.lock"), () => setupUser(user)).catch((e) => {
+    userReady = undefined;
+    throw e;
+  });
+  return userReady;
+}
+
+async function withLock<T>(lock: string, work: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const age = await stat(lock).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => 0,
+      );
+      if (age > 30_000) await rmdir(lock).catch(() => {}); // left by a killed run
+      if (i > 600) throw new Error(`lock ${lock} held for too long`);
+      await sleep(50);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await rmdir(lock).catch(() => {});
+  }
+}
+
+async function setupUser(user: string): Promise<void> {
   let lastErr = "";
   for (let attempt = 0; attempt < 30; attempt++) {
     try {
@@ -348,13 +392,21 @@ async function ensureTestUser(user: string): Promise<void> {
         continue;
       }
       const { stdout } = await run("getent", ["shadow", user]);
-      const pw = stdout.split(":")[1] ?? "";
-      if (pw.startsWith("!")) {
+      if ((stdout.split(":")[1] ?? "").startsWith("!")) {
         // useradd leaves the account locked; with UsePAM no sshd then refuses even key logins.
-        await run("usermod", ["-p", "*", user]).catch((e) => {
-          lastErr = String(e.stderr ?? e);
-        });
+        await run("usermod", ["-p", "*", user]);
         continue;
+      }
+      const [uid, gid, home] = (await run("getent", ["passwd", user])).stdout
+        .split(":")
+        .filter((_, i) => [2, 3, 5].includes(i));
+      const st = await stat(home).catch(() => null);
+      if (!st) {
+        await run("mkdir", ["-p", home]);
+        await run("chown", [`${uid}:${gid}`, home]);
+      } else if (st.uid !== Number(uid)) {
+        // a home left by an earlier, interrupted creation of the same (dedicated) test user
+        await run("chown", ["-R", `${uid}:${gid}`, home]);
       }
       return;
     } catch (e) {

@@ -1,0 +1,90 @@
+/**
+ * The rsync transport (default): ONE `rsync` process per push or pull, whatever the number of
+ * files. The file list travels in a NUL-separated `--files-from` file (`--from0`), so no name is
+ * ever parsed by a shell and newlines in names are harmless; `--secluded-args` (`-s`) keeps the
+ * remote root away from the remote shell. The ssh command given to `-e` carries the connection's
+ * options (port, user, key, control socket, known hosts), each quoted for rsync's own splitter.
+ */
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { shellQuote } from "../shared/quote.js";
+import { nulList, remotePath } from "./paths.js";
+import { remoteSpec, type Transport, type TransportContext, transferFailure } from "./transport.js";
+
+/**
+ * Quote one word for rsync's `-e` splitter: it splits on spaces and understands single and double
+ * quotes, where a doubled quote inside quotes stands for the quote itself (no backslashes).
+ */
+export function rsyncQuote(word: string): string {
+  return `'${word.replace(/'/g, "''")}'`;
+}
+
+export function rsyncRsh(ctx: Pick<TransportContext, "sshArgs">): string {
+  return ["ssh", ...ctx.sshArgs].map(rsyncQuote).join(" ");
+}
+
+const COMMON = ["-lpt", "-s", "--from0"];
+
+export const rsyncTransport: Transport = {
+  name: "rsync",
+
+  async push(ctx, localRoot, remoteRoot, files) {
+    const root = remotePath(remoteRoot, "remoteRoot");
+    const list = ctx.tempFile("push");
+    await writeFile(list, nulList(files), { mode: 0o600 });
+    try {
+      // --files-from implies --relative, which creates parents under the root; the root itself
+      // may be several levels deep, so the remote side makes it first (old rsyncs lack --mkpath).
+      const rsyncPath = `mkdir -p -- ${shellQuote(root)} && rsync`;
+      const args = [
+        ...COMMON,
+        `--files-from=${list}`,
+        `--rsync-path=${rsyncPath}`,
+        "-e",
+        rsyncRsh(ctx),
+        "--",
+        `${localRoot.replace(/\/*$/, "")}/`,
+        remoteSpec(ctx.host, `${root.replace(/\/*$/, "")}/`),
+      ];
+      const r = await ctx.run("rsync", args, { timeoutMs: ctx.timeoutMs });
+      if (r.exitCode !== 0) throw transferFailure("push", "rsync", ctx.label, r);
+    } finally {
+      await rm(list, { force: true });
+    }
+  },
+
+  async pull(ctx, remoteRoot, localRoot, files) {
+    const root = remotePath(remoteRoot, "remoteRoot");
+    await mkdir(localRoot, { recursive: true });
+    const list = ctx.tempFile("pull");
+    await writeFile(list, nulList(files), { mode: 0o600 });
+    try {
+      const args = [
+        ...COMMON,
+        "--ignore-missing-args",
+        `--files-from=${list}`,
+        "-e",
+        rsyncRsh(ctx),
+        "--",
+        remoteSpec(ctx.host, `${root.replace(/\/*$/, "")}/`),
+        `${localRoot.replace(/\/*$/, "")}/`,
+      ];
+      const r = await ctx.run("rsync", args, { timeoutMs: ctx.timeoutMs });
+      // A missing remote root means every file is missing: nothing to pull, not an error.
+      if (r.exitCode !== 0 && !(r.exitCode === 23 && onlyMissingRoot(r.stderr))) {
+        throw transferFailure("pull", "rsync", ctx.label, r);
+      }
+    } finally {
+      await rm(list, { force: true });
+    }
+  },
+};
+
+/** rsync's complaint when the source root itself does not exist (and nothing else went wrong). */
+function onlyMissingRoot(stderr: string): boolean {
+  const lines = stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .filter((l) => !/^rsync error: some files\/attrs were not transferred/.test(l));
+  return lines.length > 0 && lines.every((l) => /change_dir.*failed: No such file or directory/.test(l));
+}

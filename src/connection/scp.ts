@@ -1,0 +1,84 @@
+/**
+ * The "scp" fallback transport, for hosts without rsync. It streams a tar archive through the
+ * connection's own ssh (same port, user, key, known hosts and control socket), which needs only
+ * `tar` and `bash` on the far side:
+ *
+ *   push: tar -C LOCAL --null -T LIST -cf -  |  ssh HOST bash -s   (stdin: one command line, then the archive)
+ *   pull: ssh HOST bash -s (stdin: a script that tars the files that exist)  |  tar -C LOCAL -xf -
+ *
+ * Two processes per call, whatever the number of files. Real `scp` was not used: it cannot put a
+ * list of files at their relative paths in one process without staging copies, and its legacy
+ * protocol breaks on names containing newlines. The remote command line travels on stdin like
+ * every exec (bash reads a script from a pipe byte by byte, so `exec tar -xf -` receives exactly
+ * the archive that follows), so no remote login shell ever parses a path.
+ */
+import type { ChildProcess } from "node:child_process";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { shellQuote } from "../shared/quote.js";
+import { nulList, remotePath } from "./paths.js";
+import type { ProcessResult } from "./process.js";
+import { type Transport, transferFailure } from "./transport.js";
+
+/** Names get a `./` prefix so that none can be read as a tar option. */
+const dot = (f: string) => `./${f}`;
+
+export const scpTransport: Transport = {
+  name: "scp",
+
+  async push(ctx, localRoot, remoteRoot, files) {
+    const root = remotePath(remoteRoot, "remoteRoot");
+    const list = ctx.tempFile("push");
+    await writeFile(list, nulList(files, "./"), { mode: 0o600 });
+    try {
+      let tarOut: Readable | undefined;
+      const tar = ctx.run("tar", ["-C", localRoot, "--null", "-T", list, "-cf", "-"], {
+        stdout: "pipe",
+        timeoutMs: ctx.timeoutMs,
+        onSpawn: (c: ChildProcess) => {
+          tarOut = c.stdout!;
+        },
+      });
+      const q = shellQuote(root);
+      const prelude = `mkdir -p -- ${q} && cd -- ${q} && exec tar -xf -\n`;
+      const ssh = ctx.run("ssh", [...ctx.sshArgs, "--", ctx.host, "bash -s"], {
+        input: prelude,
+        inputStream: tarOut,
+        timeoutMs: ctx.timeoutMs,
+      });
+      const [t, s] = await Promise.all([tar, ssh]);
+      if (s.exitCode !== 0) throw transferFailure("push", "ssh tar", ctx.label, s);
+      if (t.exitCode !== 0) throw transferFailure("push", "tar", ctx.label, t);
+    } finally {
+      await rm(list, { force: true });
+    }
+  },
+
+  async pull(ctx, remoteRoot, localRoot, files) {
+    const root = remotePath(remoteRoot, "remoteRoot");
+    await mkdir(localRoot, { recursive: true });
+    // Only files that exist are archived; a missing root yields an empty (valid) archive.
+    const names = files.map((f) => shellQuote(dot(f))).join(" \\\n");
+    const script = [
+      `{ if cd -- ${shellQuote(root)} 2>/dev/null; then`,
+      `for f in ${names}; do if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\\0' "$f"; fi; done; fi; } | tar --null -T - -cf -`,
+      "",
+    ].join("\n");
+    let sshOut: Readable | undefined;
+    const ssh = ctx.run("ssh", [...ctx.sshArgs, "--", ctx.host, "bash -s"], {
+      input: script,
+      stdout: "pipe",
+      timeoutMs: ctx.timeoutMs,
+      onSpawn: (c: ChildProcess) => {
+        sshOut = c.stdout!;
+      },
+    });
+    const tar = ctx.run("tar", ["-C", localRoot, "-xf", "-"], {
+      inputStream: sshOut,
+      timeoutMs: ctx.timeoutMs,
+    });
+    const [s, t]: ProcessResult[] = await Promise.all([ssh, tar]);
+    if (s.exitCode !== 0) throw transferFailure("pull", "ssh tar", ctx.label, s);
+    if (t.exitCode !== 0) throw transferFailure("pull", "tar", ctx.label, t);
+  },
+};

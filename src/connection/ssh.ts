@@ -1,0 +1,220 @@
+/**
+ * SshConnection: runs scripts and moves files through the system OpenSSH client.
+ *
+ * - Every process shares one authenticated connection: `ControlMaster=auto`, `ControlPersist`, and a
+ *   `ControlPath` inside a private 0700 folder made per connection. The first ssh becomes the master
+ *   and daemonises itself; the others multiplex over its socket.
+ * - `exec` sends the script on stdin to `bash -s`; argv carries only the fixed words `bash -s`, so
+ *   any byte of the script arrives intact and the remote login shell parses nothing of it.
+ * - The exit status decides: 0 is success whatever stderr says; 255 before the script started is a
+ *   connection failure (classified from stderr, retried with exponential backoff when transient);
+ *   anything else is the script's own status (CommandError). A marker line written to stderr by the
+ *   first line of the script tells "started" from "never started", so a script that started is never
+ *   run twice, and a script's own `exit 255` is not mistaken for a connection failure.
+ *
+ * stats.launches counts every process this object spawns: one per exec attempt (retries included),
+ * the transport's processes (rsync: 1 per attempt; scp/tar: 2 per attempt, the local tar and ssh),
+ * and the `ssh -O exit` of close() when a master socket exists. The control master is not a launch
+ * of its own: it is the first ssh process, which forks itself into the background.
+ */
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { CommandError, ConnectionError, InvalidArgumentError } from "../shared/errors.js";
+import { shellQuote } from "../shared/quote.js";
+import { ControlDir } from "./control-dir.js";
+import { checkRelativeFiles, remotePath } from "./paths.js";
+import { type ProcessResult, type RunOptions, runProcess } from "./process.js";
+import { parseReport, reportScript } from "./report.js";
+import { rsyncTransport } from "./rsync.js";
+import { scpTransport } from "./scp.js";
+import { classifySshStderr, isTransient, reasonMessage, stripStderr } from "./ssh-errors.js";
+import {
+  type ResolvedSshOptions,
+  resolveSshOptions,
+  type SshConnectionOptions,
+  sshBaseArgs,
+  sshLabel,
+} from "./ssh-options.js";
+import type { Transport, TransportContext } from "./transport.js";
+import type {
+  Connection,
+  ConnectionReport,
+  ConnectionSpec,
+  ConnectionStats,
+  ExecOptions,
+  ExecResult,
+} from "./types.js";
+
+export type { SshConnectionOptions } from "./ssh-options.js";
+
+/** First line of every exec'd script: proves on stderr that the script started. */
+export const STARTED_MARKER = "@@remoterun:started@@";
+const MARKER_LINE = `printf '%s\\n' '${STARTED_MARKER}' >&2\n`;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class SshConnection implements Connection {
+  readonly kind = "ssh" as const;
+  readonly label: string;
+  readonly stats: ConnectionStats = { launches: 0, execs: 0, pushes: 0, pulls: 0 };
+  readonly nodeCommand: string;
+  /** Frozen, validated copy of the options given; the caller's object is never kept. */
+  readonly options: ResolvedSshOptions;
+  private readonly control = new ControlDir();
+  private readonly transport: Transport;
+
+  constructor(options: SshConnectionOptions) {
+    this.options = resolveSshOptions(options);
+    this.label = sshLabel(this.options);
+    this.nodeCommand = this.options.node;
+    this.transport = this.options.transport === "scp" ? scpTransport : rsyncTransport;
+  }
+
+  get host(): string {
+    return this.options.host;
+  }
+
+  /** ssh options shared by all processes of this connection (no destination, no command). */
+  sshArgs(): string[] {
+    return sshBaseArgs(this.options, this.control.socket);
+  }
+
+  /** Path of the control socket folder, or null before first use / after close(). */
+  get controlDir(): string | null {
+    return this.control.exists ? this.control.path : null;
+  }
+
+  private launch(program: string, args: readonly string[], options?: RunOptions): Promise<ProcessResult> {
+    this.stats.launches++;
+    return runProcess(program, args, options);
+  }
+
+  async exec(script: string, options: ExecOptions = {}): Promise<ExecResult> {
+    if (typeof script !== "string") throw new InvalidArgumentError("script", script, "a string");
+    this.stats.execs++;
+    const timeoutMs = options.timeoutMs ?? this.options.commandTimeout;
+    const cd =
+      options.cwd === undefined ? "" : `cd -- ${shellQuote(remotePath(options.cwd, "cwd"))} || exit\n`;
+    const input = MARKER_LINE + cd + script;
+    const args = [...this.sshArgs(), "--", this.options.host, "bash -s"];
+    this.control.setExitArgs([...this.sshArgs(), "-O", "exit", "--", this.options.host]);
+
+    for (let attempt = 0; ; attempt++) {
+      const r = await this.launch("ssh", args, { input, timeoutMs });
+      if (r.spawnError) {
+        throw new ConnectionError(this.label, "unknown", `cannot run ssh: ${r.spawnError.message}`);
+      }
+      const started = r.stderr.includes(`${STARTED_MARKER}\n`);
+      const stderr = stripStderr(r.stderr.replace(`${STARTED_MARKER}\n`, ""), this.options.ignoreStderr);
+      const result: ExecResult = { stdout: r.stdout, stderr, exitCode: r.exitCode ?? 128 };
+
+      if (r.timedOut) {
+        if (!started) {
+          throw new ConnectionError(this.label, "timeout", `no session after ${timeoutMs} ms`, stderr);
+        }
+        throw new CommandError(
+          script,
+          { exitCode: null, signal: r.signal ?? "SIGTERM", stdout: r.stdout, stderr },
+          `remote command on ${this.label} (timed out after ${timeoutMs} ms)`,
+        );
+      }
+      if (r.exitCode === 0) return result;
+      if (r.exitCode === 255) {
+        const reason = classifySshStderr(stderr);
+        if (!started) {
+          const why = reason ?? "unknown";
+          if (isTransient(why) && attempt < this.options.maxRetries) {
+            await sleep(this.options.retryDelayMs * 2 ** attempt);
+            continue;
+          }
+          throw new ConnectionError(this.label, why, reasonMessage(why, stderr), stderr);
+        }
+        // Started: never re-run. A dropped connection is still a connection problem.
+        if (reason === "dropped" || reason === "timeout") {
+          throw new ConnectionError(this.label, reason, reasonMessage(reason, stderr), stderr);
+        }
+      }
+      if (options.allowFailure) return result;
+      throw new CommandError(script, { ...result, signal: r.signal }, `remote command on ${this.label}`);
+    }
+  }
+
+  private context(): TransportContext {
+    this.control.setExitArgs([...this.sshArgs(), "-O", "exit", "--", this.options.host]);
+    return {
+      sshArgs: this.sshArgs(),
+      host: this.options.host,
+      label: this.label,
+      timeoutMs: this.options.commandTimeout,
+      run: (program, args, options) => this.launch(program, args, options),
+      tempFile: (prefix) => this.control.tempFile(prefix),
+    };
+  }
+
+  /** Transfers are idempotent, so transient connection failures are retried whether or not bytes moved. */
+  private async withRetries(work: () => Promise<void>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await work();
+      } catch (e) {
+        if (e instanceof ConnectionError && isTransient(e.reason) && attempt < this.options.maxRetries) {
+          await sleep(this.options.retryDelayMs * 2 ** attempt);
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  async push(localRoot: string, remoteRoot: string, files: readonly string[]): Promise<void> {
+    checkRelativeFiles(files);
+    remotePath(remoteRoot, "remoteRoot");
+    this.stats.pushes++;
+    if (files.length === 0) return;
+    const ctx = this.context();
+    await this.withRetries(() => this.transport.push(ctx, localRoot, remoteRoot, files));
+  }
+
+  async pull(remoteRoot: string, localRoot: string, files: readonly string[]): Promise<void> {
+    checkRelativeFiles(files);
+    remotePath(remoteRoot, "remoteRoot");
+    this.stats.pulls++;
+    if (files.length === 0) {
+      await mkdir(localRoot, { recursive: true });
+      return;
+    }
+    const ctx = this.context();
+    await this.withRetries(() => this.transport.pull(ctx, remoteRoot, localRoot, files));
+  }
+
+  async testConnection(): Promise<ConnectionReport> {
+    const startedAt = Date.now();
+    const t0 = performance.now();
+    const r = await this.exec(reportScript(this.nodeCommand));
+    const latencyMs = performance.now() - t0;
+    return parseReport(r.stdout, { host: this.label, startedAt, endedAt: Date.now(), latencyMs });
+  }
+
+  /** Stop the control master (`ssh -O exit`) and remove the private folder. Idempotent. */
+  async close(): Promise<void> {
+    if (!this.control.exists) return;
+    if (this.control.hasSocket) {
+      await this.launch("ssh", [...this.sshArgs(), "-O", "exit", "--", this.options.host], {
+        timeoutMs: 5000,
+      });
+      // The master removes its socket as it exits; wait briefly so no process outlives close().
+      for (let i = 0; i < 100 && existsSync(this.control.socket); i++) await sleep(20);
+    }
+    this.control.remove();
+  }
+
+  toJSON(): ConnectionSpec {
+    const o = this.options;
+    const spec: ConnectionSpec = { kind: "ssh", host: o.host, transport: o.transport };
+    if (o.user !== undefined) spec.user = o.user;
+    if (o.port !== undefined) spec.port = o.port;
+    if (o.keyfile !== undefined) spec.keyfile = o.keyfile;
+    if (o.proxyJump !== undefined) spec.proxyJump = o.proxyJump;
+    return spec;
+  }
+}

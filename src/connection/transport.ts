@@ -1,0 +1,45 @@
+/** What a file transport (rsync, scp/tar) needs from its SSH connection, and how it reports failure. */
+import { ConnectionError, TransferError } from "../shared/errors.js";
+import { describeFailure, type ProcessResult, type RunOptions } from "./process.js";
+import { classifySshStderr, reasonMessage } from "./ssh-errors.js";
+
+export interface TransportContext {
+  /** ssh options shared by the connection (port, user, key, control socket, known hosts...). */
+  readonly sshArgs: readonly string[];
+  /** The destination as ssh sees it. */
+  readonly host: string;
+  /** Connection label for error messages. */
+  readonly label: string;
+  readonly timeoutMs: number;
+  /** Spawn one process; every call is counted in stats.launches. */
+  run(program: string, args: readonly string[], options?: RunOptions): Promise<ProcessResult>;
+  /** A fresh path inside the connection's private folder. */
+  tempFile(prefix: string): string;
+}
+
+export interface Transport {
+  readonly name: "rsync" | "scp";
+  push(ctx: TransportContext, localRoot: string, remoteRoot: string, files: readonly string[]): Promise<void>;
+  pull(ctx: TransportContext, remoteRoot: string, localRoot: string, files: readonly string[]): Promise<void>;
+}
+
+/**
+ * Turn a failed transfer process into the right error: a ConnectionError when ssh says the
+ * connection is the problem (so that callers can retry), a TransferError otherwise.
+ */
+export function transferFailure(
+  direction: "push" | "pull",
+  program: string,
+  label: string,
+  r: ProcessResult,
+): ConnectionError | TransferError {
+  if (r.timedOut) return new TransferError(direction, `${program} timed out`, r.stderr);
+  const reason = r.spawnError ? null : classifySshStderr(r.stderr);
+  if (reason) return new ConnectionError(label, reason, reasonMessage(reason, r.stderr), r.stderr);
+  return new TransferError(direction, describeFailure(program, r), r.stderr);
+}
+
+/** `host:path` for rsync/scp, bracketing IPv6 literals. */
+export function remoteSpec(host: string, path: string): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${path}`;
+}
