@@ -1,0 +1,613 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from "node:fs";
+import { basename, resolve } from "node:path";
+import { LocalConnection } from "../connection/local.js";
+import type { Connection } from "../connection/types.js";
+import { decode, encode } from "../remote/codec.mjs";
+import {
+  decideAppend,
+  decideSubmit,
+  defaultRunArgs,
+  type RunArgs,
+  setRunArgsOn,
+  updateRunArgsOn,
+  validateRunArgs,
+} from "../runargs/index.js";
+import {
+  isFinishedState,
+  isInFlightState,
+  phaseOf,
+  Runner,
+  type RunnerRecord,
+  runnerIdentity,
+} from "../runner/index.js";
+import {
+  CommandError,
+  InvalidArgumentError,
+  RemoteEnvironmentError,
+  RunnerFailedError,
+  SerializationError,
+  WaitTimeoutError,
+} from "../shared/errors.js";
+import { hashOf } from "../shared/hash.js";
+import { DatasetStore } from "../store/index.js";
+import { functionModuleSource } from "./function.js";
+import { datasetFolder, errorFile, isValidName, newToken, resultFile } from "./layout.js";
+import {
+  APPEND_OWN_KEYS,
+  type AppendOptions,
+  DATASET_OWN_KEYS,
+  type DatasetOptions,
+  type Logger,
+  splitOptions,
+  type WaitOptions,
+} from "./options.js";
+import { launchScript, NODE_MISSING_EXIT, statusScript } from "./scripts.js";
+import { stageSubmission } from "./stage.js";
+import { parseStateLines } from "./status.js";
+
+/** What the database keeps about the Dataset itself. */
+interface DatasetMeta {
+  runArgs: RunArgs;
+  nextIndex: number;
+}
+
+/** Where a runner's files went for its current submission (temporary run args are not kept). */
+interface Placement {
+  localRoot: string;
+  remoteRoot: string;
+  slot: number;
+}
+
+type StoredRunner = RunnerRecord & { placement?: Placement };
+
+type Fn<Args, Result> = (
+  args: Args,
+  context: { name: string; upstream?: unknown },
+) => Result | Promise<Result>;
+
+/**
+ * A function plus many runs of it. Runs are staged, transferred, submitted, tracked and fetched in
+ * a constant number of commands per phase, and everything is kept in a database so that a new
+ * process picks up where the last one stopped.
+ */
+export class Dataset<Args extends Record<string, unknown> = Record<string, unknown>, Result = unknown> {
+  readonly name: string;
+  /** Hash of the function source and the name. */
+  readonly identity: string;
+  /** Dataset-level run args; mutate freely or use setRunArgs/updateRunArgs. */
+  runArgs: RunArgs;
+  /** Temporary args of the run() in progress; empty otherwise. */
+  temporaryRunArgs: RunArgs = {};
+  readonly connection: Connection;
+  readonly dbFile: string;
+  readonly extraFilesSend: readonly string[];
+  private readonly functionSource: string;
+  private readonly verbosity: number;
+  private readonly logger: Logger;
+  private readonly store: DatasetStore<DatasetMeta, StoredRunner>;
+  private _runners: Runner<Args, Result>[] = [];
+  private readonly placements = new Map<string, Placement>();
+  private nextIndex = 0;
+  private lazySummary: { appended: number; skipped: number; forced: number } | undefined;
+  /** Whether this Dataset was restored from an existing database. */
+  readonly restored: boolean;
+
+  constructor(fn: Fn<Args, Result>, options: DatasetOptions = {}) {
+    if (options === null || typeof options !== "object" || Array.isArray(options)) {
+      throw new InvalidArgumentError("Dataset options", options, "an object");
+    }
+    this.functionSource = functionModuleSource(fn);
+    const { own, runArgs } = splitOptions(options, DATASET_OWN_KEYS);
+    const name = own.name ?? "dataset";
+    if (typeof name !== "string" || !isValidName(name)) {
+      throw new InvalidArgumentError(
+        "Dataset name",
+        name,
+        "letters, digits, '.', '_' or '-' (at most 128, not starting with '.' or '-')",
+      );
+    }
+    if (own.skip !== undefined && typeof own.skip !== "boolean")
+      throw new InvalidArgumentError("skip", own.skip, "a boolean");
+    validateRunArgs(runArgs, "Dataset run args");
+    this.verbosity = verbosityOf(own.verbose);
+    if (own.logger !== undefined && typeof own.logger !== "function") {
+      throw new InvalidArgumentError("logger", own.logger, "a function that takes a message");
+    }
+    this.logger = own.logger ?? ((m: string) => console.log(m));
+    const connection = own.connection ?? own.url;
+    if (connection !== undefined && !isConnection(connection)) {
+      throw new InvalidArgumentError("connection", connection, "a Connection (from connect())");
+    }
+    this.connection = connection ?? new LocalConnection();
+    const extra = own.extraFilesSend ?? [];
+    if (
+      !Array.isArray(extra) ||
+      extra.some((f) => typeof f !== "string" || !existsSync(f) || !statSync(f).isFile())
+    ) {
+      throw new InvalidArgumentError("extraFilesSend", extra, "an array of paths of existing files");
+    }
+    this.extraFilesSend = [...extra];
+    const dbDir = own.dbDir ?? process.cwd();
+    if (typeof dbDir !== "string" || dbDir === "")
+      throw new InvalidArgumentError("dbDir", dbDir, "a folder path");
+
+    this.name = name;
+    this.identity = hashOf({ function: this.functionSource, name });
+    mkdirSync(dbDir, { recursive: true });
+    this.dbFile = resolve(dbDir, `${datasetFolder(name, this.identity)}.remoterun`);
+    const { store, state } = DatasetStore.open<DatasetMeta, StoredRunner>(this.dbFile, this.identity, {
+      fresh: own.skip === false,
+    });
+    this.store = store;
+    this.runArgs = { ...defaultRunArgs(), ...runArgs };
+    this.restored = state !== null;
+    if (state) {
+      // The code that created this object is the source of truth for run args given to it now.
+      this.runArgs = { ...state.meta.runArgs, ...runArgs };
+      this.nextIndex = state.meta.nextIndex;
+      for (const rec of state.runners) this.adopt(rec);
+      this.log(
+        1,
+        `restored dataset ${name} from ${basename(this.store.snapshotFile)} (${this._runners.length} runner(s))`,
+      );
+    }
+    store.attach(() => ({
+      identity: this.identity,
+      name: this.name,
+      meta: this.meta(),
+      runners: this.records(),
+    }));
+    this.store.writeSnapshot({ identity: this.identity, name, meta: this.meta(), runners: this.records() });
+  }
+
+  // ---------------------------------------------------------------- run args
+
+  setRunArgs(keys: string | string[], vals: unknown): void {
+    setRunArgsOn(this.runArgs, "Dataset run args", keys, vals);
+    this.saveMeta();
+  }
+
+  updateRunArgs(update: Record<string, unknown>): void {
+    updateRunArgsOn(this.runArgs, "Dataset run args", update);
+    this.saveMeta();
+  }
+
+  get runners(): readonly Runner<Args, Result>[] {
+    return this._runners;
+  }
+
+  // ---------------------------------------------------------------- appending
+
+  /**
+   * Add a run with these args. A run identical to an existing one is not added again unless
+   * `skip: false` / `force: true`. Returns the new (or existing) Runner.
+   */
+  appendRun(args: Args, options: AppendOptions = {}): Runner<Args, Result> {
+    const { runner } = this.appendOne(args, options);
+    if (!options.lazy) this.flush();
+    return runner;
+  }
+
+  /** Append many runs with one database write and one summary line. */
+  appendRuns(
+    list: readonly Args[],
+    options: Omit<AppendOptions, "name" | "lazy"> = {},
+  ): Runner<Args, Result>[] {
+    if (!Array.isArray(list))
+      throw new InvalidArgumentError("appendRuns list", list, "an array of args objects");
+    const out = list.map((args) => this.appendOne(args, { ...options, lazy: true }).runner);
+    this.finishAppend();
+    return out;
+  }
+
+  /** End a series of lazy appends: write them to the database and print one summary. */
+  finishAppend(): void {
+    const s = this.lazySummary;
+    this.flush();
+    if (s) {
+      const total = s.appended + s.skipped + s.forced;
+      this.log(1, `Of ${total} appends: ${s.appended} appended, ${s.skipped} skipped, ${s.forced} forced`);
+    }
+    this.lazySummary = undefined;
+  }
+
+  private pendingWrites: StoredRunner[] = [];
+
+  private appendOne(args: Args, options: AppendOptions): { runner: Runner<Args, Result>; added: boolean } {
+    if (options === null || typeof options !== "object")
+      throw new InvalidArgumentError("appendRun options", options, "an object");
+    if (args === null || typeof args !== "object" || Array.isArray(args)) {
+      throw new InvalidArgumentError("appendRun args", args, "an object of named function arguments");
+    }
+    const { own, runArgs } = splitOptions(options, APPEND_OWN_KEYS);
+    for (const k of ["skip", "force", "lazy", "quiet"] as const) {
+      if (own[k] !== undefined && typeof own[k] !== "boolean")
+        throw new InvalidArgumentError(`appendRun ${k}`, own[k], "a boolean");
+    }
+    validateRunArgs(runArgs, "Runner run args");
+    let encodedArgs: string;
+    try {
+      encodedArgs = encode(args, "args");
+    } catch (e) {
+      const err = e as Error & { path?: string; value?: unknown; reason?: string };
+      throw new SerializationError(err.path ?? "args", err.value, err.reason ?? err.message);
+    }
+    const index = this.nextIndex;
+    const name = own.name ?? `runner-${index}`;
+    if (typeof name !== "string" || !isValidName(name)) {
+      throw new InvalidArgumentError(
+        "runner name",
+        name,
+        "letters, digits, '.', '_' or '-' (not starting with '.' or '-')",
+      );
+    }
+    const derived = { ...this.runArgs, ...runArgs };
+    const identity = runnerIdentity(args, derived, this.identity);
+    const existing = this._runners.find((r) => r.identity === identity);
+    const decision = decideAppend(existing !== undefined, { skip: own.skip, force: own.force });
+    if (options.lazy) this.lazySummary ??= { appended: 0, skipped: 0, forced: 0 };
+    const summary = options.lazy ? this.lazySummary : undefined;
+    const quiet = own.quiet || options.lazy;
+    if (decision === "skip" && existing) {
+      if (summary) summary.skipped++;
+      if (!quiet) this.log(1, `${existing.name} already exists, skipping`);
+      return { runner: existing, added: false };
+    }
+    if (this._runners.some((r) => r.name === name)) {
+      throw new InvalidArgumentError(
+        "runner name",
+        name,
+        "a name not used by another runner of this Dataset",
+      );
+    }
+    const rec: StoredRunner = {
+      index,
+      name,
+      identity: decision === "force" ? runnerIdentity(args, derived, this.identity, index) : identity,
+      args: decode(encodedArgs) as Record<string, unknown>,
+      runArgs,
+      state: "created",
+      stateTime: Date.now(),
+    };
+    this.nextIndex++;
+    const runner = this.adopt(rec);
+    this.pendingWrites.push(rec);
+    if (summary) summary[decision === "force" ? "forced" : "appended"]++;
+    if (!quiet) this.log(1, `appended run ${name}`);
+    return { runner, added: true };
+  }
+
+  private flush(): void {
+    if (this.pendingWrites.length === 0) return;
+    this.store.putRunners(this.pendingWrites);
+    this.pendingWrites = [];
+    this.saveMeta();
+  }
+
+  private adopt(rec: StoredRunner): Runner<Args, Result> {
+    const runner = new Runner<Args, Result>(this, rec, (t) => decode(t));
+    this._runners.push(runner);
+    if (rec.placement) this.placements.set(rec.name, rec.placement);
+    return runner;
+  }
+
+  // ---------------------------------------------------------------- running
+
+  /**
+   * Submit every runner that should run under the skip/force rules, with `temporary` run args
+   * overlaid for this call only. Stages, transfers and submits with one command per phase.
+   */
+  async run(temporary: RunArgs = {}): Promise<{ submitted: string[]; skipped: string[] }> {
+    if (temporary === null || typeof temporary !== "object" || Array.isArray(temporary)) {
+      throw new InvalidArgumentError("run args", temporary, "an object of run args");
+    }
+    validateRunArgs(temporary, "run() args");
+    this.flush();
+    this.temporaryRunArgs = { ...temporary };
+    try {
+      for (const r of this._runners) validateRunArgs(r.derivedRunArgs, `${r.name} derived run args`);
+      if (this._runners.some((r) => isInFlightState(r.state))) await this.refresh();
+      const submit: Runner<Args, Result>[] = [];
+      const skipped: string[] = [];
+      for (const r of this._runners) {
+        const d = decideSubmit(phaseOf(r.state), r.derivedRunArgs);
+        if (d.submit) submit.push(r);
+        else skipped.push(r.name);
+      }
+      if (skipped.length)
+        this.log(
+          1,
+          `${skipped.length} runner(s) skipped (already submitted, finished or failed; use force to resubmit)`,
+        );
+      if (submit.length === 0) {
+        this.log(1, "no runners to submit");
+        return { submitted: [], skipped };
+      }
+      await this.submit(submit);
+      return { submitted: submit.map((r) => r.name), skipped };
+    } finally {
+      this.temporaryRunArgs = {};
+    }
+  }
+
+  private async submit(runners: Runner<Args, Result>[]): Promise<void> {
+    const token = newToken();
+    const folder = datasetFolder(this.name, this.identity);
+    // Group by where the files go: each group costs one transfer; all groups share one launch command.
+    const groups = new Map<
+      string,
+      { localRoot: string; remoteRoot: string; runners: Runner<Args, Result>[] }
+    >();
+    for (const r of runners) {
+      const d = r.derivedRunArgs;
+      const localRoot = resolve(String(d.localDir));
+      const remoteRoot =
+        this.connection.kind === "local" ? resolve(String(d.remoteDir)) : String(d.remoteDir);
+      const key = `${localRoot}\0${remoteRoot}`;
+      if (!groups.has(key)) groups.set(key, { localRoot, remoteRoot, runners: [] });
+      groups.get(key)!.runners.push(r);
+    }
+    for (const r of runners) this.setAsideOldResult(r, folder);
+
+    const launches: { dir: string; token: string }[] = [];
+    for (const g of groups.values()) {
+      const files = stageSubmission({
+        localRoot: g.localRoot,
+        folder,
+        token,
+        datasetName: this.name,
+        functionSource: this.functionSource,
+        nodeCommand: this.connection.nodeCommand,
+        extraFiles: this.extraFilesSend,
+        runners: g.runners.map((r) => ({
+          name: r.name,
+          args: r.args,
+          runDir: r.derivedRunArgs.runDir as string | undefined,
+        })),
+        asynchronous: g.runners.every((r) => r.derivedRunArgs.asynchronous !== false),
+        maxProcesses: g.runners[0].derivedRunArgs.maxProcesses as number | undefined,
+      });
+      g.runners.forEach((r, slot) => {
+        r.token = token;
+        r.jobId = undefined;
+        r.setState("staged");
+        this.placements.set(r.name, { localRoot: g.localRoot, remoteRoot: g.remoteRoot, slot });
+      });
+      await this.connection.push(g.localRoot, g.remoteRoot, files);
+      for (const r of g.runners) r.setState("transferred");
+      launches.push({ dir: `${g.remoteRoot}/${folder}`, token });
+    }
+    this.saveRunners(runners);
+
+    const res = await this.connection.exec(launchScript(this.connection.nodeCommand, launches), {
+      allowFailure: true,
+    });
+    if (res.exitCode === NODE_MISSING_EXIT) {
+      throw new RemoteEnvironmentError(
+        `${this.connection.label}: ${res.stderr.trim() || "node is not available"}; install Node.js >= 18 there or set the connection's node command`,
+      );
+    }
+    if (res.exitCode !== 0) throw new CommandError("launch", res, "submission");
+    const now = Date.now();
+    for (const r of runners) r.setState("submitted", now);
+    this.saveRunners(runners);
+    this.log(1, `submitted ${runners.length} runner(s) to ${this.connection.label}`);
+  }
+
+  /** Before a resubmission, move the fetched result aside locally and forget it in memory. */
+  private setAsideOldResult(r: Runner<Args, Result>, folder: string): void {
+    const p = this.placements.get(r.name);
+    if (p && r.token) {
+      for (const f of [resultFile(r.name), errorFile(r.name)]) {
+        const file = resolve(p.localRoot, folder, f);
+        if (existsSync(file)) renameSync(file, `${file}.stale-${r.token}`);
+      }
+    }
+    r.result = undefined;
+    r.resultText = undefined;
+    r.errorText = undefined;
+  }
+
+  // ---------------------------------------------------------------- tracking
+
+  /** Read the state lines of every in-flight runner in one remote command and update states. */
+  private async refresh(): Promise<void> {
+    const folder = datasetFolder(this.name, this.identity);
+    const inFlight = this._runners.filter((r) => isInFlightState(r.state) && r.token);
+    if (inFlight.length === 0) return;
+    const wanted = new Map<string, { token: string; slot: number }>();
+    const folders = new Map<string, { dir: string; token: string }>();
+    for (const r of inFlight) {
+      const p = this.placements.get(r.name);
+      if (!p) continue;
+      wanted.set(r.name, { token: r.token!, slot: p.slot });
+      const dir = `${p.remoteRoot}/${folder}`;
+      folders.set(`${dir}\0${r.token}`, { dir, token: r.token! });
+    }
+    const res = await this.connection.exec(statusScript([...folders.values()]));
+    const updates = parseStateLines(res.stdout, wanted);
+    const changed: Runner<Args, Result>[] = [];
+    for (const r of inFlight) {
+      const u = updates.get(r.name);
+      if (!u || u.state === r.state) continue;
+      r.setState(u.state, u.time);
+      if (u.crash) {
+        r.errorText = u.crash;
+        r.result = new RunnerFailedError(r.name, u.crash);
+      }
+      changed.push(r);
+    }
+    this.saveRunners(changed);
+  }
+
+  /** For every runner: has it finished (completed, failed or fetched)? One remote command. */
+  async isFinished(): Promise<boolean[]> {
+    await this.refresh();
+    return this._runners.map((r) => isFinishedState(r.state));
+  }
+
+  /** True when no runner is in flight (nothing submitted is still pending). */
+  async allFinished(): Promise<boolean> {
+    await this.refresh();
+    return !this._runners.some((r) => isInFlightState(r.state));
+  }
+
+  /** Poll until every submitted runner has finished; WaitTimeoutError after `timeout` seconds. */
+  async wait(options: WaitOptions = {}): Promise<void> {
+    const interval = options.interval ?? 1;
+    const timeout = options.timeout;
+    if (typeof interval !== "number" || !(interval > 0))
+      throw new InvalidArgumentError("wait interval", interval, "a positive number of seconds");
+    if (timeout !== undefined && (typeof timeout !== "number" || !(timeout >= 0))) {
+      throw new InvalidArgumentError("wait timeout", timeout, "a number of seconds >= 0");
+    }
+    const t0 = Date.now();
+    let pause = Math.min(0.02, interval);
+    for (;;) {
+      if (await this.allFinished()) return;
+      const elapsed = (Date.now() - t0) / 1000;
+      if (timeout !== undefined && elapsed >= timeout) {
+        throw new WaitTimeoutError(
+          timeout,
+          this._runners.filter((r) => isInFlightState(r.state)).map((r) => r.name),
+        );
+      }
+      const left = timeout === undefined ? pause : Math.min(pause, Math.max(0, timeout - elapsed));
+      await new Promise((res) => setTimeout(res, left * 1000));
+      pause = Math.min(interval, pause * 2);
+    }
+  }
+
+  /**
+   * Bring back results and errors of every finished runner not yet fetched: one transfer per
+   * folder. Results are accepted only if they carry the token of the runner's current submission.
+   */
+  async fetchResults(): Promise<(Result | RunnerFailedError | undefined)[]> {
+    await this.refresh();
+    const folder = datasetFolder(this.name, this.identity);
+    const todo = this._runners.filter(
+      (r) =>
+        (r.state === "completed" && r.resultText === undefined) ||
+        (r.state === "failed" && r.errorText === undefined),
+    );
+    const groups = new Map<string, { p: Placement; runners: Runner<Args, Result>[] }>();
+    for (const r of todo) {
+      const p = this.placements.get(r.name);
+      if (!p) continue;
+      const key = `${p.localRoot}\0${p.remoteRoot}`;
+      if (!groups.has(key)) groups.set(key, { p, runners: [] });
+      groups.get(key)!.runners.push(r);
+    }
+    for (const { p, runners } of groups.values()) {
+      const files = runners.map(
+        (r) => `${folder}/${r.state === "completed" ? resultFile(r.name) : errorFile(r.name)}`,
+      );
+      await this.connection.pull(p.remoteRoot, p.localRoot, files);
+      for (const r of runners) this.readFetched(r, resolve(p.localRoot, folder));
+    }
+    this.saveRunners(todo);
+    return this.results;
+  }
+
+  private readFetched(r: Runner<Args, Result>, dir: string): void {
+    const isResult = r.state === "completed";
+    const file = resolve(dir, isResult ? resultFile(r.name) : errorFile(r.name));
+    let doc: { token?: string; result?: unknown; stderr?: string } | undefined;
+    try {
+      doc = JSON.parse(readFileSync(file, "utf8"));
+    } catch {
+      doc = undefined;
+    }
+    if (!doc || doc.token !== r.token) {
+      const why = `${isResult ? "result" : "error"} file of submission ${r.token} is missing or stale`;
+      r.errorText = why;
+      r.result = new RunnerFailedError(r.name, why);
+      r.setState("failed");
+      return;
+    }
+    if (isResult) {
+      r.resultText = JSON.stringify(doc.result);
+      r.result = decode(r.resultText) as Result;
+      r.setState("satisfied");
+    } else {
+      r.errorText = doc.stderr ?? "";
+      r.result = new RunnerFailedError(r.name, r.errorText);
+    }
+  }
+
+  /** Results in runner order: the value, a RunnerFailedError for failures, undefined when not fetched. */
+  get results(): (Result | RunnerFailedError | undefined)[] {
+    return this._runners.map((r) => r.result);
+  }
+
+  /** Errors in runner order (undefined for runners that did not fail). */
+  get errors(): (RunnerFailedError | undefined)[] {
+    return this._runners.map((r) => r.error);
+  }
+
+  // ---------------------------------------------------------------- persistence
+
+  private meta(): DatasetMeta {
+    return { runArgs: this.runArgs, nextIndex: this.nextIndex };
+  }
+
+  private records(): StoredRunner[] {
+    return this._runners.map((r) => this.record(r));
+  }
+
+  private record(r: Runner<Args, Result>): StoredRunner {
+    const rec: StoredRunner = r.toRecord();
+    const p = this.placements.get(r.name);
+    if (p) rec.placement = p;
+    return rec;
+  }
+
+  private saveRunners(runners: Runner<Args, Result>[]): void {
+    if (runners.length) this.store.putRunners(runners.map((r) => this.record(r)));
+  }
+
+  private saveMeta(): void {
+    validateRunArgs(this.runArgs, "Dataset run args");
+    this.store.putMeta(this.meta());
+  }
+
+  /** Save everything now (run args changed by direct mutation, runner run args...). */
+  save(): void {
+    this.flush();
+    this.store.writeSnapshot({
+      identity: this.identity,
+      name: this.name,
+      meta: this.meta(),
+      runners: this.records(),
+    });
+  }
+
+  /** Save, release the database lock and close the connection if this Dataset made it. */
+  async close(): Promise<void> {
+    this.save();
+    this.store.close();
+  }
+
+  private log(level: number, message: string): void {
+    if (this.verbosity >= level) this.logger(message);
+  }
+}
+
+function verbosityOf(v: unknown): number {
+  if (v === undefined) return 1;
+  if (v === true) return 2;
+  if (v === false) return 0;
+  if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
+  throw new InvalidArgumentError("verbose", v, "a boolean or a whole number >= 0");
+}
+
+function isConnection(c: unknown): c is Connection {
+  const o = c as Connection;
+  return (
+    !!o &&
+    typeof o === "object" &&
+    typeof o.exec === "function" &&
+    typeof o.push === "function" &&
+    typeof o.pull === "function"
+  );
+}

@@ -1,0 +1,2 @@
+export { Dataset } from "./dataset.js";
+export type { AppendOptions, DatasetOptions, Logger, WaitOptions } from "./options.js";

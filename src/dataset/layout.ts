@@ -1,0 +1,29 @@
+/**
+ * Names of the files a Dataset writes, locally under `localDir` and remotely under `remoteDir`.
+ * Bookkeeping lives in one folder per Dataset (`<name>-<short id>`) so that users' own files and the
+ * run folders stay uncluttered and two Datasets never share a file.
+ */
+export const RUNTIME_FILES = ["runtime.mjs", "codec.mjs"] as const;
+export const FUNCTION_FILE = "function.mjs";
+
+export function datasetFolder(name: string, identity: string): string {
+  return `${name}-${identity.slice(0, 8)}`;
+}
+
+export const argsFile = (runner: string) => `${runner}.args.json`;
+export const resultFile = (runner: string) => `${runner}.result.json`;
+export const errorFile = (runner: string) => `${runner}.error.json`;
+export const batchFile = (token: string) => `submit-${token}.json`;
+export const masterScript = (token: string) => `submit-${token}.sh`;
+export const masterLog = (token: string) => `submit-${token}.log`;
+export const stateGlob = (token: string) => `state/${token}.*.log`;
+
+/** A fresh submission token: unique, sortable by time, and safe in file names and shell words. */
+export function newToken(): string {
+  return `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export function isValidName(name: string): boolean {
+  return NAME.test(name);
+}

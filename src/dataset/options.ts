@@ -1,0 +1,74 @@
+import type { Connection } from "../connection/types.js";
+import type { RunArgs } from "../runargs/index.js";
+
+export type Logger = (message: string) => void;
+
+/** Options of `new Dataset(fn, options)`; every key not listed here is a Dataset-level run arg. */
+export interface DatasetOwnOptions {
+  /** Name of the Dataset (part of its identity and of its file names). Default "dataset". */
+  name?: string;
+  /** true (default): restore from an existing database; false: delete it and start afresh. */
+  skip?: boolean;
+  /** Ignored at Dataset creation (accepted for symmetry with remotemanager). */
+  force?: boolean;
+  /** Where runs execute: a Connection (default: localhost). Never mutated by the Dataset. */
+  connection?: Connection;
+  /** Alias of `connection`. */
+  url?: Connection;
+  /** 0 = quiet, 1 = default messages, 2 = verbose. `true` = 2, `false` = 0. */
+  verbose?: number | boolean;
+  /** Folder of the database file. Default: the working directory. */
+  dbDir?: string;
+  /** Files (local paths) sent into remoteDir with every run, reachable from runDir as `../file`. */
+  extraFilesSend?: string[];
+  /** Where messages go (default console.log). */
+  logger?: Logger;
+}
+
+export const DATASET_OWN_KEYS: ReadonlySet<string> = new Set([
+  "name",
+  "skip",
+  "force",
+  "connection",
+  "url",
+  "verbose",
+  "dbDir",
+  "extraFilesSend",
+  "logger",
+]);
+
+export type DatasetOptions = DatasetOwnOptions & RunArgs;
+
+/** Options of appendRun; every other key is a Runner-level run arg. */
+export interface AppendOwnOptions {
+  name?: string;
+  skip?: boolean;
+  force?: boolean;
+  /** Defer the database write and the message until finishAppend(). */
+  lazy?: boolean;
+  /** Print nothing for this append. */
+  quiet?: boolean;
+}
+export const APPEND_OWN_KEYS: ReadonlySet<string> = new Set(["name", "skip", "force", "lazy", "quiet"]);
+export type AppendOptions = AppendOwnOptions & RunArgs;
+
+export interface WaitOptions {
+  /** Longest pause between polls, seconds (default 1; polls start faster and back off). */
+  interval?: number;
+  /** Give up after this many seconds with WaitTimeoutError (default: never). */
+  timeout?: number;
+}
+
+/** Split an options object into the keys a function owns and the run args. */
+export function splitOptions<T extends object>(
+  options: T,
+  own: ReadonlySet<string>,
+): { own: Partial<T>; runArgs: RunArgs } {
+  const mine: Record<string, unknown> = {};
+  const runArgs: RunArgs = {};
+  for (const [k, v] of Object.entries(options)) {
+    if (own.has(k)) mine[k] = v;
+    else runArgs[k] = v;
+  }
+  return { own: mine as Partial<T>, runArgs };
+}

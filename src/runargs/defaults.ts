@@ -1,0 +1,26 @@
+/** The run args every Dataset starts with, in the order they print. */
+export interface NativeRunArgs {
+  skip: boolean;
+  force: boolean;
+  asynchronous: boolean;
+  localDir: string;
+  remoteDir: string;
+  runDir?: string;
+  forceIgnoresSuccess?: boolean;
+}
+
+/** Run args: the native ones plus any custom key (scheduler resources and the like). */
+export type RunArgs = Partial<NativeRunArgs> & Record<string, unknown>;
+
+export function defaultRunArgs(): RunArgs {
+  return {
+    skip: true,
+    force: false,
+    asynchronous: true,
+    localDir: "temp_runner_local",
+    remoteDir: "temp_runner_remote",
+  };
+}
+
+/** Keys that decide *whether* a runner runs, not *what* it runs: kept out of runner identities. */
+export const CONTEXTUAL_KEYS: ReadonlySet<string> = new Set(["skip", "force", "forceIgnoresSuccess"]);

@@ -1,0 +1,74 @@
+import { InvalidArgumentError } from "../shared/errors.js";
+
+const BOOLEAN_KEYS = ["skip", "force", "forceIgnoresSuccess", "asynchronous"] as const;
+const DIR_KEYS = ["localDir", "remoteDir", "runDir"] as const;
+const POSITIVE_INT_KEYS = ["runnersPerJob", "maxProcesses", "concurrency"] as const;
+
+/**
+ * Check the types of the native run args and that custom values are plain data. `where` names the
+ * level (e.g. "Dataset run args") so errors say which call was wrong. Throws InvalidArgumentError.
+ */
+export function validateRunArgs(args: Record<string, unknown>, where: string): void {
+  if (args === null || typeof args !== "object" || Array.isArray(args)) {
+    throw new InvalidArgumentError(where, args, "an object of run args");
+  }
+  for (const key of BOOLEAN_KEYS) {
+    if (key in args && args[key] !== undefined && typeof args[key] !== "boolean") {
+      throw new InvalidArgumentError(`${where}.${key}`, args[key], "a boolean");
+    }
+  }
+  for (const key of DIR_KEYS) {
+    if (key in args && args[key] !== undefined) validateDir(`${where}.${key}`, args[key], key === "runDir");
+  }
+  for (const key of POSITIVE_INT_KEYS) {
+    const v = args[key];
+    if (v !== undefined && !(Number.isInteger(v) && (v as number) > 0)) {
+      throw new InvalidArgumentError(`${where}.${key}`, v, "a positive integer");
+    }
+  }
+  for (const [key, value] of Object.entries(args)) checkPlain(`${where}.${key}`, value, new Set());
+}
+
+/**
+ * Folders may hold spaces and shell metacharacters (everything is quoted), but not bytes that no
+ * file list or shell word can carry: NUL, newline, carriage return.
+ */
+function validateDir(name: string, value: unknown, relative: boolean): void {
+  if (typeof value !== "string" || value.trim() === "") {
+    throw new InvalidArgumentError(name, value, "a non-empty folder path string");
+  }
+  if (/[\0\n\r]/.test(value))
+    throw new InvalidArgumentError(name, value, "a path without NUL or line breaks");
+  if (relative) {
+    if (value.startsWith("/")) throw new InvalidArgumentError(name, value, "a path relative to remoteDir");
+    if (value.split("/").includes(".."))
+      throw new InvalidArgumentError(name, value, "a path inside remoteDir (no '..')");
+  }
+}
+
+function checkPlain(path: string, value: unknown, seen: Set<object>): void {
+  const t = typeof value;
+  if (t === "function" || t === "symbol") {
+    throw new InvalidArgumentError(path, value, "plain data (string, number, boolean, null, array, object)");
+  }
+  if (value === null || t !== "object") return;
+  const obj = value as object;
+  if (seen.has(obj)) throw new InvalidArgumentError(path, "[circular]", "plain data without cycles");
+  seen.add(obj);
+  if (Array.isArray(obj)) {
+    obj.forEach((v, i) => {
+      checkPlain(`${path}[${i}]`, v, seen);
+    });
+  } else if (!(obj instanceof Date)) {
+    const proto = Object.getPrototypeOf(obj);
+    if (proto !== Object.prototype && proto !== null) {
+      throw new InvalidArgumentError(
+        path,
+        value,
+        "plain data (string, number, boolean, null, array, object)",
+      );
+    }
+    for (const [k, v] of Object.entries(obj)) checkPlain(`${path}.${k}`, v, seen);
+  }
+  seen.delete(obj);
+}
