@@ -49,7 +49,9 @@ export class BashDriver implements SchedulerDriver {
     for (const id of jobIds) if (!/^\d+$/.test(id)) throw new SchedulerError(`not a process id: ${id}`);
     return [
       `for p in ${jobIds.join(" ")}; do`,
-      '  if kill -0 "$p" 2>/dev/null || ps -p "$p" >/dev/null 2>&1; then echo "$p RUNNING"; else echo "$p EXITED"; fi',
+      // a zombie (exited, parent gone, not yet reaped by a container's init) has exited
+      '  s=$(ps -o stat= -p "$p" 2>/dev/null || { kill -0 "$p" 2>/dev/null && echo R; })',
+      '  case "$s" in "" | Z*) echo "$p EXITED" ;; *) echo "$p RUNNING" ;; esac',
       "done",
     ].join("\n");
   }
