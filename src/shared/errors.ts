@@ -18,7 +18,8 @@ export function describeValue(value: unknown): string {
   if (typeof value === "function") return `function ${value.name || "(anonymous)"}`;
   if (typeof value === "symbol") return value.toString();
   if (typeof value === "bigint") return `${value}n`;
-  if (typeof value === "string") return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  if (typeof value === "string")
+    return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
   if (typeof value === "object") {
     const ctor = (value as object).constructor?.name;
     try {
@@ -64,8 +65,12 @@ export class WaitTimeoutError extends RemoterunError {
   readonly pending: string[];
   readonly timeout: number;
   constructor(timeout: number, pending: string[]) {
-    const shown = pending.slice(0, 10).join(", ") + (pending.length > 10 ? `, ... (${pending.length} in all)` : "");
-    super("ERR_WAIT_TIMEOUT", `wait timed out after ${timeout} s with ${pending.length} runner(s) pending: ${shown}`);
+    const shown =
+      pending.slice(0, 10).join(", ") + (pending.length > 10 ? `, ... (${pending.length} in all)` : "");
+    super(
+      "ERR_WAIT_TIMEOUT",
+      `wait timed out after ${timeout} s with ${pending.length} runner(s) pending: ${shown}`,
+    );
     this.pending = pending;
     this.timeout = timeout;
   }
@@ -80,7 +85,10 @@ export class RunnerFailedError extends RemoterunError {
   readonly fullError: string;
   constructor(runner: string, fullError: string) {
     const lines = fullError.split("\n").filter((l) => l.trim() !== "");
-    super("ERR_RUNNER_FAILED", lines.length ? lines[lines.length - 1] : "runner failed without an error message");
+    super(
+      "ERR_RUNNER_FAILED",
+      lines.length ? lines[lines.length - 1] : "runner failed without an error message",
+    );
     this.runner = runner;
     this.fullError = fullError;
   }
