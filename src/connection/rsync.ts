@@ -30,8 +30,9 @@ export const rsyncTransport: Transport = {
   async push(ctx, localRoot, remoteRoot, files) {
     const root = remotePath(remoteRoot, "remoteRoot");
     const list = ctx.tempFile("push");
-    await writeFile(list, nulList(files), { mode: 0o600 });
+    await writeFile(list, nulList(files, "./"), { mode: 0o600 });
     try {
+      // Names get a "./" prefix: rsync reads list entries starting with "#" or ";" as comments.
       // --files-from implies --relative, which creates parents under the root; the root itself
       // may be several levels deep, so the remote side makes it first (old rsyncs lack --mkpath).
       const rsyncPath = `mkdir -p -- ${shellQuote(root)} && rsync`;
@@ -56,7 +57,7 @@ export const rsyncTransport: Transport = {
     const root = remotePath(remoteRoot, "remoteRoot");
     await mkdir(localRoot, { recursive: true });
     const list = ctx.tempFile("pull");
-    await writeFile(list, nulList(files), { mode: 0o600 });
+    await writeFile(list, nulList(files, "./"), { mode: 0o600 });
     try {
       const args = [
         ...COMMON,

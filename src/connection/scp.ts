@@ -60,8 +60,8 @@ export const scpTransport: Transport = {
     // Only files that exist are archived; a missing root yields an empty (valid) archive.
     const names = files.map((f) => shellQuote(dot(f))).join(" \\\n");
     const script = [
-      `{ if cd -- ${shellQuote(root)} 2>/dev/null; then`,
-      `for f in ${names}; do if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\\0' "$f"; fi; done; fi; } | tar --null -T - -cf -`,
+      `if cd -- ${shellQuote(root)} 2>/dev/null; then rr_in=1; else rr_in=; fi`,
+      `for f in ${names}; do if [ -n "$rr_in" ] && { [ -e "$f" ] || [ -L "$f" ]; }; then printf '%s\\0' "$f"; fi; done | tar --null -T - -cf -`,
       "",
     ].join("\n");
     let sshOut: Readable | undefined;
