@@ -70,7 +70,12 @@ describe("YAML", () => {
     Computer.sge(),
     Computer.lsf(),
     Computer.bash(),
-    new Computer({ name: "mine", template: "#!/bin/bash\n#SBATCH -n #n:default=1#\n", submitter: "sbatch", arrayIndexExpr: "$I" }),
+    new Computer({
+      name: "mine",
+      template: "#!/bin/bash\n#SBATCH -n #n:default=1#\n",
+      submitter: "sbatch",
+      arrayIndexExpr: "$I",
+    }),
   ])("round trips %s", (computer) => {
     const yaml = computer.toYAML();
     const back = Computer.fromYAML(yaml);
@@ -99,7 +104,14 @@ describe("submit snippets", () => {
   const opts = { script: "jobs/run it's.sh", jobName: "ds 1", stdout: "out/%a.log", stderr: "out/%a.err" };
 
   it("slurm: parsable, quoted, array and dependencies", () => {
-    expect(Computer.slurm().submitSnippet({ ...opts, arrayCount: 200, afterOk: ["11", "12"], afterCorresponding: "10" })).toBe(
+    expect(
+      Computer.slurm().submitSnippet({
+        ...opts,
+        arrayCount: 200,
+        afterOk: ["11", "12"],
+        afterCorresponding: "10",
+      }),
+    ).toBe(
       "(set -o pipefail; sbatch --parsable '--job-name=ds 1' --output=out/%a.log --error=out/%a.err --array=0-199 " +
         "--dependency=afterok:11:12,aftercorr:10 'jobs/run it'\\''s.sh' | cut -d';' -f1)",
     );
@@ -110,13 +122,21 @@ describe("submit snippets", () => {
     expect(Computer.pbs().submitSnippet({ ...opts, arrayCount: 4, afterOk: ["7.srv"] })).toBe(
       "qsub -N 'ds 1' -o out/%a.log -e out/%a.err -J 0-3 -W depend=afterok:7.srv 'jobs/run it'\\''s.sh'",
     );
-    expect(Computer.pbs({ flavour: "torque" }).submitSnippet({ ...opts, arrayCount: 4, afterCorresponding: "8[].srv" })).toBe(
+    expect(
+      Computer.pbs({ flavour: "torque" }).submitSnippet({
+        ...opts,
+        arrayCount: 4,
+        afterCorresponding: "8[].srv",
+      }),
+    ).toBe(
       "qsub -N 'ds 1' -o out/%a.log -e out/%a.err -t 0-3 -W 'depend=afterokarray:8[].srv' 'jobs/run it'\\''s.sh'",
     );
   });
 
   it("sge is terse, 1-based, with hold_jid and hold_jid_ad", () => {
-    expect(Computer.sge().submitSnippet({ ...opts, arrayCount: 3, afterOk: ["5", "6"], afterCorresponding: "4" })).toBe(
+    expect(
+      Computer.sge().submitSnippet({ ...opts, arrayCount: 3, afterOk: ["5", "6"], afterCorresponding: "4" }),
+    ).toBe(
       "(set -o pipefail; qsub -terse -N 'ds 1' -o out/%a.log -e out/%a.err -t 1-3 -hold_jid 5,6 -hold_jid_ad 4 " +
         "'jobs/run it'\\''s.sh' | cut -d. -f1)",
     );
@@ -135,7 +155,9 @@ describe("submit snippets", () => {
       "setsid nohup bash 'jobs/run it'\\''s.sh' >out/%a.log 2>out/%a.err </dev/null & echo $!",
     );
     const array = Computer.bash().submitSnippet({ ...opts, arrayCount: 3, afterOk: ["99"] });
-    expect(array).toMatch(/^REMOTERUN_WAIT_PIDS=99 REMOTERUN_ARRAY_COUNT=3 setsid nohup bash -c '.*' 'jobs\/run/s);
+    expect(array).toMatch(
+      /^REMOTERUN_WAIT_PIDS=99 REMOTERUN_ARRAY_COUNT=3 setsid nohup bash -c '.*' 'jobs\/run/s,
+    );
     expect(array).toMatch(/& echo \$!$/);
   });
 

@@ -42,9 +42,17 @@ describe("placeholder grammar", () => {
   });
 
   it("parses all keys, and option values may contain ':'", () => {
-    const p = Template.parse("#x:default=01:30:00:optional=false:min=1:max=64:format=int:sep=;:requires=y# #y#")
-      .placeholders.get("x");
-    expect(p).toMatchObject({ default: "01:30:00", optional: false, min: 1, max: 64, format: "int", sep: ";" });
+    const p = Template.parse(
+      "#x:default=01:30:00:optional=false:min=1:max=64:format=int:sep=;:requires=y# #y#",
+    ).placeholders.get("x");
+    expect(p).toMatchObject({
+      default: "01:30:00",
+      optional: false,
+      min: 1,
+      max: 64,
+      format: "int",
+      sep: ";",
+    });
     expect(p?.requires).toEqual(["y"]);
   });
 
@@ -146,7 +154,9 @@ describe("ranges and formats", () => {
     expect(renderError(src, { nodes: "many" }).message).toContain("not a number");
   });
   it("min/max of a time are in seconds", () => {
-    expect(renderError("#t:format=time:max=3600#", { t: "2h" }).message).toContain("7200 seconds is above max 3600");
+    expect(renderError("#t:format=time:max=3600#", { t: "2h" }).message).toContain(
+      "7200 seconds is above max 3600",
+    );
   });
   it("format=int refuses fractions, format=float accepts them", () => {
     expect(renderError("#n:format=int#", { n: 2.5 }).message).toContain("not an integer");
