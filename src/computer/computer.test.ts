@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError, SchedulerError, TemplateError } from "../shared/errors.js";
 import { Computer } from "./computer.js";
-import { fixture } from "./fixtures.js";
+import { fixture } from "./fixtures.test-helper.js";
 
 const values = JSON.parse(fixture("templates/values.json"));
 const expected = (name: string) => fixture(`templates/${name}`).replace(/\n$/, "");

@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { SchedulerError } from "../shared/errors.js";
 import { Computer } from "./computer.js";
-import { FIXTURES, fixture } from "./fixtures.js";
+import { FIXTURES, fixture } from "./fixtures.test-helper.js";
 
 describe("parseJobId on real submit outputs", () => {
   it.each([
