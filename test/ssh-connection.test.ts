@@ -238,3 +238,227 @@ describe("quoting: any byte arrives intact and nothing is executed", () => {
     });
   }
 });
+
+async function makeFiles(dir: string, n: number): Promise<string[]> {
+  const files = Array.from({ length: n }, (_, i) => `d${i % 7}/file ${i}.txt`);
+  for (const f of files) {
+    await mkdir(dirname(join(dir, f)), { recursive: true });
+    await writeFile(join(dir, f), `payload ${f}`);
+  }
+  return files;
+}
+
+describe("processes launched per operation do not grow with the number of files", () => {
+  for (const transport of ["rsync", "scp"] as const) {
+    it(`${transport}: push, exec and pull of 5 and of 200 files launch the same number of processes (<= 3)`, async () => {
+      const perOp: Record<number, number[]> = {};
+      for (const n of [5, 200]) {
+        const c = ssh({ transport });
+        const local = join(work, `stats-${transport}-${n}`);
+        const files = await makeFiles(local, n);
+        const remote = remoteDir();
+        const counts: number[] = [];
+        let before = c.stats.launches;
+        await c.push(local, remote, files);
+        counts.push(c.stats.launches - before);
+        before = c.stats.launches;
+        const r = await c.exec(`find ${shellQuote(remote)} -type f | wc -l`);
+        expect(Number(r.stdout.trim())).toBe(n);
+        counts.push(c.stats.launches - before);
+        before = c.stats.launches;
+        await c.pull(remote, join(work, `stats-back-${transport}-${n}`), files);
+        counts.push(c.stats.launches - before);
+        expect(existsSync(join(work, `stats-back-${transport}-${n}`, files[n - 1]))).toBe(true);
+        expect(c.stats).toMatchObject({ execs: 1, pushes: 1, pulls: 1 });
+        perOp[n] = counts;
+      }
+      expect(perOp[5]).toEqual(perOp[200]);
+      for (const k of perOp[200]) expect(k).toBeLessThanOrEqual(3);
+    });
+  }
+
+  it("an empty file list launches nothing", async () => {
+    const c = ssh();
+    await c.push(work, remoteDir(), []);
+    await c.pull(remoteDir(), join(work, "empty-pull"), []);
+    expect(c.stats.launches).toBe(0);
+  });
+});
+
+describe("transports honour port and keyfile (key-only server on a non-default port)", () => {
+  for (const transport of ["rsync", "scp"] as const) {
+    it(`${transport}: a fresh connection authenticates with the given key and port, and fails without them`, async () => {
+      expect(server.port).not.toBe(22);
+      const local = join(work, `honour-${transport}`);
+      const files = await makeFiles(local, 3);
+      // no exec first: the transport itself must open the connection
+      const good = ssh({ transport });
+      await good.push(local, remoteDir(), files);
+      expect(good.stats.execs).toBe(0);
+
+      const stranger = await server.makeUnauthorizedKey();
+      const badKey = ssh({ transport, keyfile: stranger, maxRetries: 0 });
+      const e1 = await badKey.push(local, remoteDir(), files).catch((e) => e);
+      expect(e1).toBeInstanceOf(ConnectionError);
+      expect(e1.reason).toBe("auth");
+
+      const badPort = ssh({ transport, port: await closedPort(), maxRetries: 0 });
+      const e2 = await badPort.pull(remoteDir(), join(work, "x"), files).catch((e) => e);
+      expect(e2).toBeInstanceOf(ConnectionError);
+      expect(e2.reason).toBe("refused");
+    });
+  }
+
+  it("pull of a remote root that does not exist is a silent no-op", async () => {
+    for (const transport of ["rsync", "scp"] as const) {
+      const c = ssh({ transport });
+      const dest = join(work, `missing-root-${transport}`);
+      await c.pull(`${remoteDir()}/no/such/root`, dest, ["a", "b/c"]);
+      expect(readdirSync(dest)).toEqual([]);
+    }
+  });
+});
+
+/** A port on 127.0.0.1 where nothing listens. */
+async function closedPort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === "object" && a ? a.port : 1));
+    });
+  });
+}
+
+async function failure(p: Promise<unknown>): Promise<{ error: unknown; ms: number }> {
+  const t0 = Date.now();
+  try {
+    await p;
+    return { error: undefined, ms: Date.now() - t0 };
+  } catch (error) {
+    return { error, ms: Date.now() - t0 };
+  }
+}
+
+describe("connection failures are typed and bounded in time", () => {
+  const fast = { timeout: 3, maxRetries: 2, retryDelayMs: 100 };
+  // bound: (connect timeout + backoff) for every attempt, plus slack
+  const bound = (fast.timeout * 1000 + 400) * (fast.maxRetries + 1) + 2000;
+
+  it("wrong port → refused, after the configured retries", async () => {
+    const c = ssh({ ...fast, port: await closedPort() });
+    const { error, ms } = await failure(c.exec("true"));
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect((error as ConnectionError).reason).toBe("refused");
+    expect(c.stats.launches).toBe(fast.maxRetries + 1);
+    expect(ms).toBeLessThan(bound);
+  });
+
+  it("wrong user → auth, not retried", async () => {
+    const c = ssh({ ...fast, user: "rr-no-such-user" });
+    const { error, ms } = await failure(c.exec("true"));
+    expect((error as ConnectionError).reason).toBe("auth");
+    expect(c.stats.launches).toBe(1);
+    expect(ms).toBeLessThan(bound);
+  });
+
+  it("unauthorised key → auth", async () => {
+    const c = ssh({ ...fast, keyfile: await server.makeUnauthorizedKey() });
+    const { error } = await failure(c.exec("true"));
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect((error as ConnectionError).reason).toBe("auth");
+  });
+
+  it("unknown host key with strict checking (empty known_hosts) → host-key", async () => {
+    const c = ssh({ ...fast, knownHostsFile: await server.makeEmptyKnownHosts() });
+    const { error, ms } = await failure(c.exec("true"));
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect((error as ConnectionError).reason).toBe("host-key");
+    expect(c.stats.launches).toBe(1);
+    expect(ms).toBeLessThan(bound);
+  });
+
+  it("changed host key → host-key", async () => {
+    const wrong = join(work, "wrong_known_hosts");
+    const other = await server.makeUnauthorizedKey(); // any ed25519 public key that is not the host's
+    const pub = readFileSync(`${other}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
+    await writeFile(wrong, `[127.0.0.1]:${server.port} ${pub}\n`);
+    const c = ssh({ ...fast, knownHostsFile: wrong });
+    const { error } = await failure(c.exec("true"));
+    expect((error as ConnectionError).reason).toBe("host-key");
+  });
+
+  it("strictHostKeyChecking 'accept-new' trusts a first-seen key; ssh's warning is not returned", async () => {
+    const kh = await server.makeEmptyKnownHosts();
+    const c = ssh({ knownHostsFile: kh, strictHostKeyChecking: "accept-new" });
+    const r = await c.exec("echo hi");
+    expect(r).toEqual({ stdout: "hi\n", stderr: "", exitCode: 0 });
+    expect(readFileSync(kh, "utf8")).toContain("ssh-ed25519");
+  });
+
+  it("unresolvable host → unreachable", async () => {
+    const c = ssh({ ...fast, host: "rr-no-such-host.invalid", maxRetries: 0 });
+    const { error } = await failure(c.exec("true"));
+    expect((error as ConnectionError).reason).toBe("unreachable");
+  });
+
+  it("session killed mid-command → dropped, never re-run", async () => {
+    const c = ssh(fast);
+    await c.exec("true"); // master up
+    const before = c.stats.launches;
+    const marker = `${remoteDir()}.runs`;
+    const run = failure(c.exec(`echo x >> ${shellQuote(marker)}; sleep 30`));
+    await new Promise((r) => setTimeout(r, 700));
+    expect(await server.dropConnections()).toBeGreaterThan(0);
+    const { error, ms } = await run;
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect((error as ConnectionError).reason).toBe("dropped");
+    expect(ms).toBeLessThan(bound);
+    expect(c.stats.launches - before).toBe(1);
+    const c2 = ssh();
+    expect((await c2.exec(`cat ${shellQuote(marker)}`)).stdout).toBe("x\n");
+  });
+
+  it("exec time limit → CommandError within the limit", async () => {
+    const c = ssh();
+    const { error, ms } = await failure(c.exec("sleep 30", { timeoutMs: 800 }));
+    expect(error).toBeInstanceOf(CommandError);
+    expect((error as CommandError).message).toMatch(/timed out after 800 ms/);
+    expect(ms).toBeLessThan(800 + 3000);
+  });
+
+  it("transfer time limit on a big file → TransferError within the limit", async () => {
+    const local = join(work, "big");
+    await mkdir(local, { recursive: true });
+    const { truncate } = await import("node:fs/promises");
+    await writeFile(join(local, "big.bin"), "");
+    await truncate(join(local, "big.bin"), 4 * 1024 ** 3); // sparse 4 GiB
+    for (const transport of ["rsync", "scp"] as const) {
+      const c = ssh({ transport, commandTimeout: 700 });
+      const { error, ms } = await failure(c.push(local, remoteDir(), ["big.bin"]));
+      expect(error).toBeInstanceOf(TransferError);
+      expect(ms).toBeLessThan(700 + 3000);
+    }
+  });
+
+  it("server stopped mid-transfer → typed error within timeout × retries", async () => {
+    const other = await startSshd({ checkNode: false });
+    try {
+      const local = join(work, "big2");
+      await mkdir(local, { recursive: true });
+      const { truncate } = await import("node:fs/promises");
+      await writeFile(join(local, "big.bin"), "");
+      await truncate(join(local, "big.bin"), 4 * 1024 ** 3);
+      const c = new SshConnection({ ...other.connectionOptions(), ...fast });
+      open.push(c);
+      const t = failure(c.push(local, remoteDir(), ["big.bin"]));
+      await new Promise((r) => setTimeout(r, 700));
+      await other.stop();
+      const { error, ms } = await t;
+      expect(error).toBeInstanceOf(ConnectionError);
+      expect(ms).toBeLessThan(bound);
+    } finally {
+      await other.stop();
+    }
+  });
+});

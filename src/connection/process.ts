@@ -59,7 +59,10 @@ export function runProcess(
     child.on("error", (e) => {
       spawnError = e;
     });
-    child.on("close", (code, sig) => {
+    let done = false;
+    const finish = (code: number | null, sig: NodeJS.Signals | null) => {
+      if (done) return;
+      done = true;
       clearTimeout(term);
       clearTimeout(kill);
       resolve({
@@ -70,6 +73,17 @@ export function runProcess(
         timedOut,
         spawnError,
       });
+    };
+    child.on("close", finish);
+    child.on("exit", (code, sig) => {
+      if (!timedOut) return;
+      // A killed ssh multiplexing client has handed its pipes to the control master, which keeps
+      // them open while the remote command runs: do not wait for them after a timeout.
+      setTimeout(() => {
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+        finish(code, sig);
+      }, 200).unref();
     });
     // The far side may exit before reading all of stdin: that is not our failure.
     child.stdin!.on("error", () => {});

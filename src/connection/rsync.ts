@@ -71,7 +71,7 @@ export const rsyncTransport: Transport = {
       ];
       const r = await ctx.run("rsync", args, { timeoutMs: ctx.timeoutMs });
       // A missing remote root means every file is missing: nothing to pull, not an error.
-      if (r.exitCode !== 0 && !(r.exitCode === 23 && onlyMissingRoot(r.stderr))) {
+      if (r.exitCode !== 0 && !missingRoot(r.stderr)) {
         throw transferFailure("pull", "rsync", ctx.label, r);
       }
     } finally {
@@ -80,12 +80,7 @@ export const rsyncTransport: Transport = {
   },
 };
 
-/** rsync's complaint when the source root itself does not exist (and nothing else went wrong). */
-function onlyMissingRoot(stderr: string): boolean {
-  const lines = stderr
-    .split("\n")
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .filter((l) => !/^rsync error: some files\/attrs were not transferred/.test(l));
-  return lines.length > 0 && lines.every((l) => /change_dir.*failed: No such file or directory/.test(l));
+/** rsync's sender could not enter the source root: it does not exist, so every file is missing. */
+function missingRoot(stderr: string): boolean {
+  return /\[sender\] change_dir .* failed: No such file or directory/.test(stderr);
 }

@@ -27,7 +27,7 @@ const RULES: ReadonlyArray<readonly [FailureReason, RegExp]> = [
   ],
   [
     "dropped",
-    /closed by remote host|Connection closed by|Connection reset|Broken pipe|client_loop: send disconnect|kex_exchange_identification|mux_client_\w+: read (header|packet) failed|Control socket connect.*(No such file|Connection refused)|connection unexpectedly closed/,
+    /closed by remote host|Connection closed by|Connection reset|Broken pipe|client_loop: send disconnect|kex_exchange_identification|mux_client_\w+: read (header|packet) failed|Control socket connect.*(No such file|Connection refused)/,
   ],
 ];
 

@@ -8,9 +8,9 @@
  *   any byte of the script arrives intact and the remote login shell parses nothing of it.
  * - The exit status decides: 0 is success whatever stderr says; 255 before the script started is a
  *   connection failure (classified from stderr, retried with exponential backoff when transient);
- *   anything else is the script's own status (CommandError). A marker line written to stderr by the
- *   first line of the script tells "started" from "never started", so a script that started is never
- *   run twice, and a script's own `exit 255` is not mistaken for a connection failure.
+ *   255 after it started without its status coming back is a dropped connection (never re-run);
+ *   anything else is the script's own status (CommandError). Marker lines on stderr (script.ts)
+ *   tell these apart, so a script's own `exit 255` is not mistaken for a connection failure.
  *
  * stats.launches counts every process this object spawns: one per exec attempt (retries included),
  * the transport's processes (rsync: 1 per attempt; scp/tar: 2 per attempt, the local tar and ssh),
@@ -20,13 +20,13 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { CommandError, ConnectionError, InvalidArgumentError } from "../shared/errors.js";
-import { shellQuote } from "../shared/quote.js";
 import { ControlDir } from "./control-dir.js";
 import { checkRelativeFiles, remotePath } from "./paths.js";
 import { type ProcessResult, type RunOptions, runProcess } from "./process.js";
 import { parseReport, reportScript } from "./report.js";
 import { rsyncTransport } from "./rsync.js";
 import { scpTransport } from "./scp.js";
+import { readEnvelope, wrapScript } from "./script.js";
 import { classifySshStderr, isTransient, reasonMessage, stripStderr } from "./ssh-errors.js";
 import {
   type ResolvedSshOptions,
@@ -46,10 +46,6 @@ import type {
 } from "./types.js";
 
 export type { SshConnectionOptions } from "./ssh-options.js";
-
-/** First line of every exec'd script: proves on stderr that the script started. */
-export const STARTED_MARKER = "@@remoterun:started@@";
-const MARKER_LINE = `printf '%s\\n' '${STARTED_MARKER}' >&2\n`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -93,9 +89,7 @@ export class SshConnection implements Connection {
     if (typeof script !== "string") throw new InvalidArgumentError("script", script, "a string");
     this.stats.execs++;
     const timeoutMs = options.timeoutMs ?? this.options.commandTimeout;
-    const cd =
-      options.cwd === undefined ? "" : `cd -- ${shellQuote(remotePath(options.cwd, "cwd"))} || exit\n`;
-    const input = MARKER_LINE + cd + script;
+    const input = wrapScript(script, options.cwd === undefined ? undefined : remotePath(options.cwd, "cwd"));
     const args = [...this.sshArgs(), "--", this.options.host, "bash -s"];
     this.control.setExitArgs([...this.sshArgs(), "-O", "exit", "--", this.options.host]);
 
@@ -104,8 +98,9 @@ export class SshConnection implements Connection {
       if (r.spawnError) {
         throw new ConnectionError(this.label, "unknown", `cannot run ssh: ${r.spawnError.message}`);
       }
-      const started = r.stderr.includes(`${STARTED_MARKER}\n`);
-      const stderr = stripStderr(r.stderr.replace(`${STARTED_MARKER}\n`, ""), this.options.ignoreStderr);
+      const envelope = readEnvelope(r.stderr);
+      const started = envelope.started;
+      const stderr = stripStderr(envelope.stderr, this.options.ignoreStderr);
       const result: ExecResult = { stdout: r.stdout, stderr, exitCode: r.exitCode ?? 128 };
 
       if (r.timedOut) {
@@ -129,9 +124,10 @@ export class SshConnection implements Connection {
           }
           throw new ConnectionError(this.label, why, reasonMessage(why, stderr), stderr);
         }
-        // Started: never re-run. A dropped connection is still a connection problem.
-        if (reason === "dropped" || reason === "timeout") {
-          throw new ConnectionError(this.label, reason, reasonMessage(reason, stderr), stderr);
+        // Started but its status never came back: the connection died under it. Never re-run.
+        if (envelope.status === null) {
+          const why = reason ?? "dropped";
+          throw new ConnectionError(this.label, why, reasonMessage(why, stderr), stderr);
         }
       }
       if (options.allowFailure) return result;

@@ -1,0 +1,46 @@
+/**
+ * The envelope around every script sent to `bash -s`. The outer shell prints a start marker on
+ * stderr, runs the caller's script in an inner `bash -s` fed by a quoted here-document (so every
+ * byte of it arrives as written, and no `exit`, `exec` or trap of the script can skip what follows),
+ * then prints the script's exit status on stderr. The markers let the caller tell apart:
+ *   - exit 255 without start marker: ssh never ran the script (connection failure, safe to retry);
+ *   - exit 255 with start marker but no status: the connection died while the script ran;
+ *   - a status line: the script's own exit status, whatever it is (255 included).
+ */
+import { randomBytes } from "node:crypto";
+import { shellQuote } from "../shared/quote.js";
+
+export const STARTED_MARKER = "@@remoterun:started@@\n";
+const STATUS = /@@remoterun:exit=(\d+)@@\n/;
+
+export function wrapScript(script: string, cwd?: string): string {
+  const end = `__REMOTERUN_EOF_${randomBytes(12).toString("hex")}__`;
+  const body = script.endsWith("\n") || script === "" ? script : `${script}\n`;
+  const cd = cwd === undefined ? "" : `cd -- ${shellQuote(cwd)} || exit\n`;
+  return [
+    `printf '%s\\n' '${STARTED_MARKER.trim()}' >&2`,
+    `bash -s <<'${end}'`,
+    `${cd}${body}${end}`,
+    `rr_status=$?`,
+    `printf '@@remoterun:exit=%d@@\\n' "$rr_status" >&2`,
+    `exit "$rr_status"`,
+    "",
+  ].join("\n");
+}
+
+export interface Envelope {
+  /** The script started on the remote side. */
+  started: boolean;
+  /** The script's own exit status, or null when the shell never reported it. */
+  status: number | null;
+  /** stderr without the markers. */
+  stderr: string;
+}
+
+export function readEnvelope(stderr: string): Envelope {
+  const started = stderr.includes(STARTED_MARKER);
+  let rest = started ? stderr.replace(STARTED_MARKER, "") : stderr;
+  const m = STATUS.exec(rest);
+  if (m) rest = rest.slice(0, m.index) + rest.slice(m.index + m[0].length);
+  return { started, status: m ? Number(m[1]) : null, stderr: rest };
+}
