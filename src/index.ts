@@ -1,7 +1,25 @@
-export { LocalConnection } from "./connection/local.js";
-export type { Connection, ConnectionReport, ConnectionSpec, ExecResult } from "./connection/types.js";
+/** remoterun: run many parameterised computations on remote machines and bring the results home. */
+export {
+  Computer,
+  type ComputerOptions,
+  planJobs,
+  type SchedulerJobState,
+  type Submitter,
+} from "./computer/index.js";
+export {
+  type Connection,
+  type ConnectionReport,
+  type ConnectionSpec,
+  type ConnectOptions,
+  connect,
+  type ExecResult,
+  LocalConnection,
+  SshConnection,
+  type SshConnectionOptions,
+} from "./connection/index.js";
 export type { AppendOptions, DatasetOptions, WaitOptions } from "./dataset/index.js";
 export { Dataset } from "./dataset/index.js";
+export { decode, encode } from "./remote/codec.mjs";
 export { defaultRunArgs, type RunArgs } from "./runargs/index.js";
 export { Runner, type RunnerState } from "./runner/index.js";
 export * from "./shared/errors.js";

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from "node:fs";
 import { basename, resolve } from "node:path";
-import { LocalConnection } from "../connection/local.js";
+import { Computer, type PlannedSubmission, planJobs, type SubmitOptions } from "../computer/index.js";
+import { type ConnectOptions, connect } from "../connection/index.js";
 import type { Connection } from "../connection/types.js";
 import { decode, encode } from "../remote/codec.mjs";
 import {
@@ -25,13 +26,14 @@ import {
   InvalidArgumentError,
   RemoteEnvironmentError,
   RunnerFailedError,
+  SchedulerError,
   SerializationError,
   WaitTimeoutError,
 } from "../shared/errors.js";
 import { hashOf } from "../shared/hash.js";
 import { DatasetStore } from "../store/index.js";
 import { functionModuleSource } from "./function.js";
-import { datasetFolder, errorFile, isValidName, newToken, resultFile } from "./layout.js";
+import { datasetFolder, errorFile, isValidName, masterScript, newToken, resultFile } from "./layout.js";
 import {
   APPEND_OWN_KEYS,
   type AppendOptions,
@@ -41,8 +43,16 @@ import {
   splitOptions,
   type WaitOptions,
 } from "./options.js";
-import { launchScript, NODE_MISSING_EXIT, statusScript } from "./scripts.js";
-import { stageSubmission } from "./stage.js";
+import {
+  bashMasterScript,
+  detachMaster,
+  jobScript,
+  launchScript,
+  NODE_MISSING_EXIT,
+  STATUS_MARKER,
+  statusScript,
+} from "./scripts.js";
+import { type StagedRunner, Stager } from "./stage.js";
 import { parseStateLines } from "./status.js";
 
 /** What the database keeps about the Dataset itself. */
@@ -59,6 +69,59 @@ interface Placement {
 }
 
 type StoredRunner = RunnerRecord & { placement?: Placement };
+
+/** One (localDir, remoteDir) pair of a submission: one transfer, one part of the launch command. */
+interface Folder<Args extends Record<string, unknown>, Result> {
+  localRoot: string;
+  remoteRoot: string;
+  runners: Runner<Args, Result>[];
+  stager: Stager;
+  /** Jobs planned for a scheduler (with their ids once submitted). */
+  plans?: (PlannedSubmission & { jobId?: string })[];
+  /** Shell text that starts this folder's runs ("" when an upstream's master starts them). */
+  body: string;
+}
+
+/** What a downstream Dataset needs to know to follow an upstream submission. */
+interface UpstreamSubmission {
+  token: string;
+  remoteRoot: string;
+  /** Master pid of the upstream submission without scheduler (its process group runs ours too). */
+  pid?: string;
+  /** The upstream's jobs, to mirror them one to one with dependencies. */
+  jobs?: { runnerNames: string[][]; array: boolean; jobId: string }[];
+  byPosition: Map<number, { name: string }>;
+  /** Where the runner at this position finds its upstream result. */
+  link(position: number): { file: string; token: string; name: string };
+}
+
+/** "123_4" → "123" (array task → array job); "pid:42" and plain ids unchanged. */
+function baseJobId(id: string | undefined): string | undefined {
+  if (id === undefined) return undefined;
+  return id.startsWith("pid:") ? id : id.replace(/_\d+$/, "");
+}
+
+/**
+ * Plan a downstream submission as the mirror image of its upstream's jobs: task t of job s runs the
+ * runners whose upstream runners ran in task t of upstream job s, so that per-task dependencies hold.
+ */
+function mirrorPlans<Args extends Record<string, unknown>, Result>(
+  upstream: UpstreamSubmission,
+  runners: Runner<Args, Result>[],
+  positions: Map<string, number>,
+  computer: Computer,
+): PlannedSubmission[] {
+  const upPosition = new Map([...upstream.byPosition].map(([pos, r]) => [r.name, pos]));
+  const downAt = new Map(runners.map((r) => [positions.get(r.name)!, r]));
+  return upstream.jobs!.map((job) => {
+    const runnerNames = job.runnerNames.map((names) =>
+      names.map((n) => downAt.get(upPosition.get(n) ?? -1)?.name).filter((n): n is string => n !== undefined),
+    );
+    const first = runners.find((r) => runnerNames.some((g) => g.includes(r.name)));
+    const header = first ? computer.render(first.derivedRunArgs, first.name) : computer.render({}, undefined);
+    return { header, runnerNames, array: job.array };
+  });
+}
 
 type Fn<Args, Result> = (
   args: Args,
@@ -79,7 +142,10 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   /** Temporary args of the run() in progress; empty otherwise. */
   temporaryRunArgs: RunArgs = {};
   readonly connection: Connection;
+  /** How jobs are scripted and submitted; undefined = no scheduler (runs start right away). */
+  readonly computer: Computer | undefined;
   readonly dbFile: string;
+  private readonly downstream: Dataset<Record<string, unknown>, unknown>[] = [];
   readonly extraFilesSend: readonly string[];
   private readonly functionSource: string;
   private readonly verbosity: number;
@@ -115,10 +181,11 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     }
     this.logger = own.logger ?? ((m: string) => console.log(m));
     const connection = own.connection ?? own.url;
-    if (connection !== undefined && !isConnection(connection)) {
-      throw new InvalidArgumentError("connection", connection, "a Connection (from connect())");
+    this.connection = isConnection(connection) ? connection : connect(connection as ConnectOptions);
+    if (own.computer !== undefined && !(own.computer instanceof Computer)) {
+      throw new InvalidArgumentError("computer", own.computer, "a Computer (e.g. Computer.slurm())");
     }
-    this.connection = connection ?? new LocalConnection();
+    this.computer = own.computer;
     const extra = own.extraFilesSend ?? [];
     if (
       !Array.isArray(extra) ||
@@ -291,6 +358,43 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     return runner;
   }
 
+  // ---------------------------------------------------------------- dependencies
+
+  /**
+   * Runner i of `next` starts after runner i of this Dataset succeeded and receives its result as
+   * `context.upstream`. Running this Dataset also submits the matching runners of `next`.
+   */
+  setDownstream(next: Dataset<Record<string, unknown>, unknown>): void {
+    if (!(next instanceof Dataset) || next === (this as unknown)) {
+      throw new InvalidArgumentError("downstream dataset", next, "another Dataset");
+    }
+    if (next.connection !== this.connection && next.connection.label !== this.connection.label) {
+      throw new InvalidArgumentError(
+        "downstream dataset connection",
+        next.connection.label,
+        `the same machine as upstream (${this.connection.label})`,
+      );
+    }
+    if (!this.downstream.includes(next)) this.downstream.push(next);
+  }
+
+  /** The mirror of setDownstream: `b.setUpstream(a)` ≡ `a.setDownstream(b)`. */
+  setUpstream(previous: Dataset<Record<string, unknown>, unknown>): void {
+    if (!(previous instanceof Dataset))
+      throw new InvalidArgumentError("upstream dataset", previous, "a Dataset");
+    previous.setDownstream(this as unknown as Dataset<Record<string, unknown>, unknown>);
+  }
+
+  /** The Dataset's bookkeeping folder name (under localDir and remoteDir). */
+  get folder(): string {
+    return datasetFolder(this.name, this.identity);
+  }
+
+  /** The Computer when it drives a scheduler; undefined when runs start directly. */
+  private get scheduler(): Computer | undefined {
+    return this.computer && this.computer.submitter !== "bash" ? this.computer : undefined;
+  }
+
   // ---------------------------------------------------------------- running
 
   /**
@@ -330,68 +434,252 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     }
   }
 
-  private async submit(runners: Runner<Args, Result>[]): Promise<void> {
-    const token = newToken();
-    const folder = datasetFolder(this.name, this.identity);
-    // Group by where the files go: each group costs one transfer; all groups share one launch command.
-    const groups = new Map<
-      string,
-      { localRoot: string; remoteRoot: string; runners: Runner<Args, Result>[] }
-    >();
+  private async submit(runners: Runner<Args, Result>[], upstream?: UpstreamSubmission): Promise<void> {
+    const token = upstream?.token ?? newToken();
+    const folder = this.folder;
+    const scheduler = this.scheduler;
+    for (const r of runners) this.setAsideOldResult(r, folder);
+
+    // Runner i of each downstream Dataset follows runner i of this one.
+    const positions = new Map(this._runners.map((r, i) => [r.name, i]));
+    const downstream = this.downstream.map((ds) => ({
+      ds,
+      runners: runners.map((r) => ds.runners[positions.get(r.name)!]).filter((r) => r !== undefined),
+    }));
+
+    const folders = new Map<string, Folder<Args, Result>>();
     for (const r of runners) {
       const d = r.derivedRunArgs;
       const localRoot = resolve(String(d.localDir));
       const remoteRoot =
         this.connection.kind === "local" ? resolve(String(d.remoteDir)) : String(d.remoteDir);
       const key = `${localRoot}\0${remoteRoot}`;
-      if (!groups.has(key)) groups.set(key, { localRoot, remoteRoot, runners: [] });
-      groups.get(key)!.runners.push(r);
+      if (!folders.has(key))
+        folders.set(key, {
+          localRoot,
+          remoteRoot,
+          runners: [],
+          stager: new Stager(localRoot, folder),
+          body: "",
+        });
+      folders.get(key)!.runners.push(r);
     }
-    for (const r of runners) this.setAsideOldResult(r, folder);
+    for (const { ds } of downstream) ds.checkCanFollow(folders.values());
 
-    const launches: { dir: string; token: string }[] = [];
-    for (const g of groups.values()) {
-      const files = stageSubmission({
-        localRoot: g.localRoot,
-        folder,
-        token,
-        datasetName: this.name,
-        functionSource: this.functionSource,
-        nodeCommand: this.connection.nodeCommand,
-        extraFiles: this.extraFilesSend,
-        runners: g.runners.map((r) => ({
-          name: r.name,
-          args: r.args,
-          runDir: r.derivedRunArgs.runDir as string | undefined,
-        })),
-        asynchronous: g.runners.every((r) => r.derivedRunArgs.asynchronous !== false),
-        maxProcesses: g.runners[0].derivedRunArgs.maxProcesses as number | undefined,
-      });
-      g.runners.forEach((r, slot) => {
+    // Without a scheduler the downstream runs are started by this submission's master script, so
+    // they must be staged and sent first.
+    if (!scheduler) {
+      for (const { ds, runners: rs } of downstream)
+        if (rs.length) await ds.submit(rs, this.upstreamInfo(token, runners, folders));
+    }
+
+    for (const f of folders.values()) {
+      const staged: StagedRunner[] = f.runners.map((r) => ({
+        name: r.name,
+        args: r.args,
+        runDir: r.derivedRunArgs.runDir as string | undefined,
+        ...(upstream ? { upstream: upstream.link(positions.get(r.name)!) } : {}),
+      }));
+      const asynchronous = f.runners.every((r) => r.derivedRunArgs.asynchronous !== false);
+      if (scheduler) {
+        f.plans = upstream?.jobs
+          ? mirrorPlans(upstream, f.runners, positions, scheduler)
+          : planJobs(
+              f.runners.map((r) => ({ name: r.name, values: r.derivedRunArgs })),
+              {
+                computer: scheduler,
+                runnersPerJob: (f.runners[0].derivedRunArgs.runnersPerJob as number | undefined) ?? 1,
+              },
+            );
+        const groups = f.plans.flatMap((p) => p.runnerNames);
+        f.stager.common(token, this.functionSource, staged, { asynchronous, groups });
+        f.body = this.stageJobs(f, token, upstream);
+        const slotOf = new Map(groups.flatMap((names, k) => names.map((n) => [n, k] as const)));
+        for (const r of f.runners)
+          this.placements.set(r.name, {
+            localRoot: f.localRoot,
+            remoteRoot: f.remoteRoot,
+            slot: slotOf.get(r.name)!,
+          });
+      } else {
+        f.stager.common(token, this.functionSource, staged, { asynchronous });
+        const then = downstream
+          .filter((d) => d.runners.length)
+          .map((d) => `../${d.ds.folder}/${masterScript(token)}`);
+        f.stager.put(
+          masterScript(token),
+          bashMasterScript({
+            token,
+            runners: f.runners.length,
+            asynchronous,
+            maxProcesses: f.runners[0].derivedRunArgs.maxProcesses as number | undefined,
+            nodeCommand: this.connection.nodeCommand,
+            datasetName: this.name,
+            then,
+          }),
+          0o700,
+        );
+        f.body = upstream ? "" : detachMaster(token);
+        f.runners.forEach((r, slot) => {
+          this.placements.set(r.name, { localRoot: f.localRoot, remoteRoot: f.remoteRoot, slot });
+        });
+      }
+      f.stager.extra(this.extraFilesSend);
+      for (const r of f.runners) {
         r.token = token;
         r.jobId = undefined;
         r.setState("staged");
-        this.placements.set(r.name, { localRoot: g.localRoot, remoteRoot: g.remoteRoot, slot });
-      });
-      await this.connection.push(g.localRoot, g.remoteRoot, files);
-      for (const r of g.runners) r.setState("transferred");
-      launches.push({ dir: `${g.remoteRoot}/${folder}`, token });
+      }
     }
     this.saveRunners(runners);
 
-    const res = await this.connection.exec(launchScript(this.connection.nodeCommand, launches), {
-      allowFailure: true,
-    });
-    if (res.exitCode === NODE_MISSING_EXIT) {
-      throw new RemoteEnvironmentError(
-        `${this.connection.label}: ${res.stderr.trim() || "node is not available"}; install Node.js >= 18 there or set the connection's node command`,
-      );
+    for (const f of folders.values()) {
+      await this.connection.push(f.localRoot, f.remoteRoot, f.stager.files);
+      for (const r of f.runners) r.setState("transferred");
     }
-    if (res.exitCode !== 0) throw new CommandError("launch", res, "submission");
+    this.saveRunners(runners);
+
+    const launching = [...folders.values()].filter((f) => f.body !== "");
+    if (launching.length) {
+      const script = launchScript(
+        this.connection.nodeCommand,
+        launching.map((f) => ({ dir: `${f.remoteRoot}/${folder}`, body: f.body })),
+        !scheduler,
+      );
+      const res = await this.connection.exec(script, { allowFailure: true });
+      if (res.exitCode === NODE_MISSING_EXIT) {
+        throw new RemoteEnvironmentError(
+          `${this.connection.label}: ${res.stderr.trim() || "node is not available"}; install Node.js >= 18 there or set the connection's node command`,
+        );
+      }
+      if (res.exitCode !== 0) {
+        for (const r of runners) r.setState("created");
+        this.saveRunners(runners);
+        throw scheduler
+          ? new SchedulerError(
+              `submission to ${scheduler.name} failed: ${res.stderr.trim() || res.stdout.trim()}`,
+              res.stdout + res.stderr,
+            )
+          : new CommandError("launch", res, "submission");
+      }
+      this.recordJobIds(launching, res.stdout);
+    } else if (upstream?.pid) {
+      for (const r of runners) r.jobId = upstream.pid;
+    }
     const now = Date.now();
     for (const r of runners) r.setState("submitted", now);
     this.saveRunners(runners);
-    this.log(1, `submitted ${runners.length} runner(s) to ${this.connection.label}`);
+    this.log(
+      1,
+      `submitted ${runners.length} runner(s) of ${this.name} to ${this.connection.label}${scheduler ? ` through ${scheduler.name}` : ""}`,
+    );
+
+    if (scheduler) {
+      for (const { ds, runners: rs } of downstream)
+        if (rs.length) await ds.submit(rs, this.upstreamInfo(token, runners, folders));
+    }
+  }
+
+  /** Write the job scripts of every planned job and return the text that submits them all. */
+  private stageJobs(f: Folder<Args, Result>, token: string, upstream?: UpstreamSubmission): string {
+    const scheduler = this.scheduler!;
+    let offset = 0;
+    const lines: string[] = [];
+    f.plans!.forEach((plan, s) => {
+      const count = plan.runnerNames.length;
+      const script = `job-${token}-${s}.sh`;
+      f.stager.put(
+        script,
+        jobScript({
+          header: plan.header,
+          token,
+          nodeCommand: this.connection.nodeCommand,
+          groupExpr: plan.array ? `$((${offset} + ${scheduler.arrayIndexExpr}))` : String(offset),
+          groups: f.plans!.reduce((n, p) => n + p.runnerNames.length, 0),
+        }),
+        0o700,
+      );
+      const pattern = plan.array ? scheduler.outputIndexPattern : undefined;
+      const log = `job-${token}-${s}${pattern ? `-${pattern}` : ""}`;
+      const up = upstream?.jobs?.[s];
+      const opts: SubmitOptions = {
+        script,
+        jobName: `${this.name}-${s}`,
+        stdout: `${log}.out`,
+        stderr: `${log}.err`,
+        ...(plan.array ? { arrayCount: count } : {}),
+        ...(up ? (up.array && plan.array ? { afterCorresponding: up.jobId } : { afterOk: [up.jobId] }) : {}),
+      };
+      lines.push(`id=$(${scheduler.submitSnippet(opts)}) || exit $?`, `echo "job ${s} $id"`);
+      offset += count;
+    });
+    return lines.join("\n");
+  }
+
+  /** Parse `@<folder> pid <pid>` / `@<folder> job <s> <id>` lines of the launch command. */
+  private recordJobIds(launching: Folder<Args, Result>[], stdout: string): void {
+    const scheduler = this.scheduler;
+    for (const line of stdout.split("\n")) {
+      const m = /^@(\d+) (pid|job) (\S+)(?: (\S+))?$/.exec(line.trim());
+      if (!m) continue;
+      const f = launching[Number(m[1])];
+      if (!f) continue;
+      if (m[2] === "pid") {
+        for (const r of f.runners) r.jobId = `pid:${m[3]}`;
+        continue;
+      }
+      const plan = f.plans?.[Number(m[3])];
+      if (!plan || !scheduler) continue;
+      const id = scheduler.parseJobId(m[4] ?? "");
+      plan.jobId = id;
+      plan.runnerNames.forEach((names, t) => {
+        for (const n of names) {
+          const r = f.runners.find((x) => x.name === n);
+          if (r) r.jobId = plan.array ? `${id}_${t}` : id;
+        }
+      });
+    }
+  }
+
+  /** What a downstream Dataset needs to follow this submission. */
+  private upstreamInfo(
+    token: string,
+    runners: Runner<Args, Result>[],
+    folders: Map<string, Folder<Args, Result>>,
+  ): UpstreamSubmission {
+    const positions = new Map(this._runners.map((r, i) => [r.name, i]));
+    const byPosition = new Map(runners.map((r) => [positions.get(r.name)!, r]));
+    const first = [...folders.values()][0];
+    const folder = this.folder;
+    const plans = first.plans;
+    return {
+      token,
+      remoteRoot: first.remoteRoot,
+      pid: runners[0]?.jobId?.startsWith("pid:") ? runners[0].jobId : undefined,
+      jobs: plans?.map((p) => ({ runnerNames: p.runnerNames, array: p.array, jobId: p.jobId ?? "" })),
+      byPosition,
+      link: (downPosition: number) => {
+        const upName = byPosition.get(downPosition)?.name ?? `runner at position ${downPosition}`;
+        return { file: `../${folder}/${resultFile(upName)}`, token, name: upName };
+      },
+    };
+  }
+
+  /** A downstream Dataset must put its files beside its upstream's (results are read as ../<folder>/...). */
+  private checkCanFollow(upFolders: Iterable<{ remoteRoot: string }>): void {
+    const mine =
+      this.connection.kind === "local"
+        ? resolve(String(this.runArgs.remoteDir))
+        : String(this.runArgs.remoteDir);
+    for (const f of upFolders) {
+      if (f.remoteRoot !== mine) {
+        throw new InvalidArgumentError(
+          `remoteDir of downstream dataset ${this.name}`,
+          mine,
+          `the upstream's remoteDir ${f.remoteRoot}`,
+        );
+      }
+    }
   }
 
   /** Before a resubmission, move the fetched result aside locally and forget it in memory. */
@@ -410,9 +698,13 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
 
   // ---------------------------------------------------------------- tracking
 
-  /** Read the state lines of every in-flight runner in one remote command and update states. */
+  /**
+   * Update every in-flight runner in one remote command: the scheduler's view of the jobs (when there
+   * is a scheduler) and the state lines the runs wrote. The runs' own lines win; the scheduler's view
+   * only turns runners whose job died without a word (timeout, cancel, node failure) into failures.
+   */
   private async refresh(): Promise<void> {
-    const folder = datasetFolder(this.name, this.identity);
+    const folder = this.folder;
     const inFlight = this._runners.filter((r) => isInFlightState(r.state) && r.token);
     if (inFlight.length === 0) return;
     const wanted = new Map<string, { token: string; slot: number }>();
@@ -424,20 +716,82 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       const dir = `${p.remoteRoot}/${folder}`;
       folders.set(`${dir}\0${r.token}`, { dir, token: r.token! });
     }
-    const res = await this.connection.exec(statusScript([...folders.values()]));
-    const updates = parseStateLines(res.stdout, wanted);
+    const scheduler = this.scheduler;
+    const jobIds = scheduler
+      ? [...new Set(inFlight.map((r) => baseJobId(r.jobId)).filter((id) => id !== undefined))]
+      : [];
+    const res = await this.connection.exec(
+      statusScript([...folders.values()], jobIds.length ? scheduler!.statusScript(jobIds) : undefined),
+    );
+    const cut = res.stdout.indexOf(STATUS_MARKER);
+    const schedulerView = scheduler && cut > 0 ? scheduler.parseStatus(res.stdout.slice(0, cut)) : new Map();
+    const updates = parseStateLines(
+      cut >= 0 ? res.stdout.slice(cut + STATUS_MARKER.length) : res.stdout,
+      wanted,
+    );
     const changed: Runner<Args, Result>[] = [];
     for (const r of inFlight) {
       const u = updates.get(r.name);
-      if (!u || u.state === r.state) continue;
-      r.setState(u.state, u.time);
-      if (u.crash) {
-        r.errorText = u.crash;
-        r.result = new RunnerFailedError(r.name, u.crash);
+      if (u && u.state !== r.state) {
+        r.setState(u.state, u.time);
+        if (u.crash) this.markFailed(r, u.crash);
+        changed.push(r);
       }
-      changed.push(r);
+      if (!isInFlightState(r.state) || !r.jobId) continue;
+      const job = schedulerView.get(r.jobId) ?? schedulerView.get(baseJobId(r.jobId) ?? "");
+      if (!job) continue;
+      if (job.state === "failed") {
+        const why = /Dependency/.test(job.reason ?? "")
+          ? `upstream runner did not succeed, so the scheduler will never start this job (${job.reason})`
+          : `job ${r.jobId} ended by the scheduler: ${job.reason ?? job.raw}`;
+        this.markFailed(r, why);
+        changed.push(r);
+      } else if (job.state === "completed") {
+        // The scheduler's view was read before the state lines: a finished job wrote its lines by then.
+        this.markFailed(r, `job ${r.jobId} ended (${job.raw}) without the runner reporting a result`);
+        changed.push(r);
+      } else if (job.state === "running" && r.state === "submitted") {
+        r.setState("started");
+        changed.push(r);
+      }
     }
-    this.saveRunners(changed);
+    this.saveRunners([...new Set(changed)]);
+    const never =
+      inFlight.length && jobIds.length
+        ? [...new Set(changed.filter((r) => /never start/.test(r.errorText ?? "")).map((r) => r.jobId!))]
+        : [];
+    // Jobs that wait for a dependency that can never be met would sit in the queue forever.
+    if (never.length && scheduler)
+      await this.connection.exec(scheduler.cancelScript(never), { allowFailure: true });
+  }
+
+  private markFailed(r: Runner<Args, Result>, why: string): void {
+    r.setState("failed");
+    r.errorText = why;
+    r.result = new RunnerFailedError(r.name, why);
+  }
+
+  /**
+   * Stop every in-flight runner: one scheduler cancel (or one kill of the master process groups)
+   * for all of them. Cancelled runners are marked failed. Returns the names cancelled.
+   */
+  async cancel(): Promise<string[]> {
+    await this.refresh();
+    const inFlight = this._runners.filter((r) => isInFlightState(r.state));
+    if (inFlight.length === 0) return [];
+    const scheduler = this.scheduler;
+    const ids = [...new Set(inFlight.map((r) => baseJobId(r.jobId)).filter((id) => id !== undefined))];
+    let script: string;
+    if (scheduler) script = scheduler.cancelScript(ids);
+    else {
+      const pids = ids.map((id) => id.replace(/^pid:/, "")).filter((p) => /^\d+$/.test(p));
+      script = `for p in ${pids.join(" ")}; do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done; true`;
+    }
+    await this.connection.exec(script, { allowFailure: true });
+    for (const r of inFlight) this.markFailed(r, "cancelled");
+    this.saveRunners(inFlight);
+    this.log(1, `cancelled ${inFlight.length} runner(s)`);
+    return inFlight.map((r) => r.name);
   }
 
   /** For every runner: has it finished (completed, failed or fetched)? One remote command. */

@@ -1,3 +1,5 @@
+import type { Computer } from "../computer/index.js";
+import type { ConnectOptions } from "../connection/index.js";
 import type { Connection } from "../connection/types.js";
 import type { RunArgs } from "../runargs/index.js";
 
@@ -11,10 +13,12 @@ export interface DatasetOwnOptions {
   skip?: boolean;
   /** Ignored at Dataset creation (accepted for symmetry with remotemanager). */
   force?: boolean;
-  /** Where runs execute: a Connection (default: localhost). Never mutated by the Dataset. */
-  connection?: Connection;
+  /** Where runs execute: a Connection or connect() options (default: localhost). Never mutated. */
+  connection?: Connection | ConnectOptions;
   /** Alias of `connection`. */
-  url?: Connection;
+  url?: Connection | ConnectOptions;
+  /** How jobs are scripted and submitted (a scheduler); default: runs start directly. */
+  computer?: Computer;
   /** 0 = quiet, 1 = default messages, 2 = verbose. `true` = 2, `false` = 0. */
   verbose?: number | boolean;
   /** Folder of the database file. Default: the working directory. */
@@ -31,6 +35,7 @@ export const DATASET_OWN_KEYS: ReadonlySet<string> = new Set([
   "force",
   "connection",
   "url",
+  "computer",
   "verbose",
   "dbDir",
   "extraFilesSend",

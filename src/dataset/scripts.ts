@@ -6,10 +6,16 @@ export function nodeFunction(nodeCommand: string): string {
   return `run_node() { ${nodeCommand} "$@"; }`;
 }
 
+/** Shell text that runs runtime process K of G and records how it ended. */
+function runtimeLine(token: string, k: string, p: string): string {
+  return `run_node runtime.mjs ${batchFile(token)} ${k} ${p}; rc=$?; printf '%s\\t@process\\t%s/%s\\t%s\\t%s\\n' "${token}" "${k}" "${p}" "$rc" "$(date +%s)" >> "state/${token}.master.log"`;
+}
+
 /**
  * The master script of one submission without a scheduler: starts P runtime processes (P = 1 when
  * not asynchronous, else the remote's CPU count, capped by the number of runners and maxProcesses),
- * each running its share of the runners, and records how each process ended.
+ * each running its share of the runners. `then` are master scripts of downstream Datasets (paths
+ * relative to this folder) started once all of these runners have ended.
  */
 export function bashMasterScript(opts: {
   token: string;
@@ -18,6 +24,7 @@ export function bashMasterScript(opts: {
   maxProcesses?: number;
   nodeCommand: string;
   datasetName: string;
+  then?: string[];
 }): string {
   const { token, runners } = opts;
   const cap = Math.min(runners, opts.maxProcesses ?? runners);
@@ -30,40 +37,86 @@ export function bashMasterScript(opts: {
     opts.asynchronous
       ? `P=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1); [ "$P" -gt ${cap} ] && P=${cap}`
       : "P=1",
-    `T=${token}`,
     "k=0",
     "while [ $k -lt $P ]; do",
-    `  ( run_node runtime.mjs ${batchFile(token)} $k $P; rc=$?; printf '%s\\t@process\\t%s/%s\\t%s\\t%s\\n' "$T" "$k" "$P" "$rc" "$(date +%s)" >> "state/$T.master.log" ) &`,
+    `  ( ${runtimeLine(token, "$k", "$P")} ) &`,
     "  k=$((k+1))",
     "done",
     "wait",
+    ...(opts.then ?? []).map((s) => `bash ${q(s)} > ${q(s.replace(/\.sh$/, ".log"))} 2>&1 < /dev/null`),
+    "",
+  ].join("\n");
+}
+
+/** The body of a scheduler job: runs runtime group K (fixed, or offset + array index) of G. */
+export function jobScript(opts: {
+  header: string;
+  token: string;
+  nodeCommand: string;
+  groupExpr: string;
+  groups: number;
+}): string {
+  return [
+    opts.header.trimEnd(),
+    `# remoterun job of submission ${opts.token}`,
+    // The folder the job was submitted from, whatever the scheduler calls it.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
+    'cd "${SLURM_SUBMIT_DIR:-${PBS_O_WORKDIR:-${SGE_O_WORKDIR:-${LS_SUBCWD:-.}}}}" || exit 1',
+    nodeFunction(opts.nodeCommand),
+    "mkdir -p state",
+    `K=${opts.groupExpr}`,
+    runtimeLine(opts.token, "$K", String(opts.groups)),
+    "exit $rc",
     "",
   ].join("\n");
 }
 
 /**
- * One command that checks node and starts the master scripts of every folder detached from the
- * connection (setsid/nohup), so the runs go on when the driver or its SSH session goes away.
+ * One command that checks node and starts, in every folder, the launch text (a detached master
+ * script, or a scheduler submission script) so the runs go on when the driver goes away.
+ * Each folder's output lines are prefixed with `@<folder index>`.
  */
-export function launchScript(nodeCommand: string, folders: { dir: string; token: string }[]): string {
+export function launchScript(
+  nodeCommand: string,
+  folders: { dir: string; body: string }[],
+  checkNode: boolean,
+): string {
   return [
     nodeFunction(nodeCommand),
-    `if ! run_node --version >/dev/null 2>&1; then echo "remoterun: cannot start node with: ${nodeCommand.replace(/["\\$`]/g, "\\$&")}" >&2; exit 97; fi`,
-    ...folders.map(({ dir, token }) =>
+    checkNode
+      ? `if ! run_node --version >/dev/null 2>&1; then echo "remoterun: cannot start node with: ${nodeCommand.replace(/["\\$`]/g, "\\$&")}" >&2; exit ${NODE_MISSING_EXIT}; fi`
+      : "",
+    ...folders.map(({ dir, body }, i) =>
       [
         `( cd -- ${q(dir)} || exit 98`,
-        `  if command -v setsid >/dev/null 2>&1; then LAUNCH=setsid; else LAUNCH=; fi`,
-        `  $LAUNCH nohup bash ${masterScript(token)} > ${masterLog(token)} 2>&1 < /dev/null &`,
-        `  echo "launched ${token} $!" ) || exit $?`,
+        body,
+        `) | sed 's/^/@${i} /'`,
+        'rc=${PIPESTATUS[0]}; [ "$rc" = 0 ] || exit "$rc"',
       ].join("\n"),
     ),
     "",
   ].join("\n");
 }
 
-export const NODE_MISSING_EXIT = 97;
+/** Launch text of a no-scheduler submission: the master, detached in its own session. */
+export function detachMaster(token: string): string {
+  return [
+    "if command -v setsid >/dev/null 2>&1; then LAUNCH=setsid; else LAUNCH=; fi",
+    `$LAUNCH nohup bash ${masterScript(token)} > ${masterLog(token)} 2>&1 < /dev/null &`,
+    'echo "pid $!"',
+  ].join("\n");
+}
 
-/** One command that prints the state lines of the given submissions. */
-export function statusScript(folders: { dir: string; token: string }[]): string {
-  return `${folders.map(({ dir, token }) => `cat -- ${q(dir)}/${stateGlob(token)} 2>/dev/null`).join("\n")}\ntrue\n`;
+export const NODE_MISSING_EXIT = 97;
+export const STATUS_MARKER = "@@remoterun-state-lines@@";
+
+/** One command: the scheduler's view (if any) first, then the state lines of the given submissions. */
+export function statusScript(folders: { dir: string; token: string }[], schedulerScript?: string): string {
+  return [
+    schedulerScript ?? "",
+    `echo ${STATUS_MARKER}`,
+    ...folders.map(({ dir, token }) => `cat -- ${q(dir)}/${stateGlob(token)} 2>/dev/null`),
+    "true",
+    "",
+  ].join("\n");
 }

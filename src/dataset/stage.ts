@@ -2,8 +2,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encode } from "../remote/codec.mjs";
-import { argsFile, batchFile, FUNCTION_FILE, masterScript, RUNTIME_FILES } from "./layout.js";
-import { bashMasterScript } from "./scripts.js";
+import { argsFile, batchFile, FUNCTION_FILE, RUNTIME_FILES } from "./layout.js";
 
 const runtimeDir = fileURLToPath(new URL("../remote/", import.meta.url));
 let runtimeSources: Map<string, string> | undefined;
@@ -14,58 +13,66 @@ function runtimeFiles(): Map<string, string> {
   return runtimeSources;
 }
 
-export interface StageInput {
-  localRoot: string;
-  folder: string;
-  token: string;
-  datasetName: string;
-  functionSource: string;
-  nodeCommand: string;
-  extraFiles: readonly string[];
-  runners: { name: string; args: unknown; runDir?: string }[];
-  asynchronous: boolean;
-  maxProcesses?: number;
+/** One runner as the runtime sees it. */
+export interface StagedRunner {
+  name: string;
+  args: unknown;
+  runDir?: string;
+  /** Result file of the upstream runner (relative to this Dataset's folder) and its token. */
+  upstream?: { file: string; token: string; name: string };
 }
 
 /**
- * Write everything one submission needs under `localRoot`: the runtime, the function, each runner's
- * args, the batch description and the master script. Files and folders are private to the user.
- * Returns the written paths relative to `localRoot`, for one transfer.
+ * Writes the files of one submission into `<localRoot>/<folder>/` (private to the user) and keeps
+ * the list of what it wrote, relative to localRoot, for one transfer.
  */
-export function stageSubmission(input: StageInput): string[] {
-  const dir = resolve(input.localRoot, input.folder);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const files: string[] = [];
-  const put = (name: string, text: string, mode = 0o600) => {
-    writeFileSync(resolve(dir, name), text, { mode });
-    files.push(`${input.folder}/${name}`);
-  };
-  for (const [name, text] of runtimeFiles()) put(name, text);
-  put(FUNCTION_FILE, input.functionSource);
-  for (const r of input.runners) put(argsFile(r.name), encode(r.args, `${r.name} args`));
-  const batch = {
-    token: input.token,
-    function: FUNCTION_FILE,
-    asynchronous: input.asynchronous,
-    runners: input.runners.map((r) => ({ name: r.name, cwd: r.runDir ? `../${r.runDir}` : ".." })),
-  };
-  put(batchFile(input.token), JSON.stringify(batch));
-  put(
-    masterScript(input.token),
-    bashMasterScript({
-      token: input.token,
-      runners: input.runners.length,
-      asynchronous: input.asynchronous,
-      maxProcesses: input.maxProcesses,
-      nodeCommand: input.nodeCommand,
-      datasetName: input.datasetName,
-    }),
-    0o700,
-  );
-  for (const f of input.extraFiles) {
-    const name = basename(f);
-    copyFileSync(f, resolve(input.localRoot, name));
-    files.push(name);
+export class Stager {
+  readonly dir: string;
+  readonly files: string[] = [];
+
+  constructor(
+    readonly localRoot: string,
+    readonly folder: string,
+  ) {
+    this.dir = resolve(localRoot, folder);
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
-  return files;
+
+  put(name: string, text: string, mode = 0o600): void {
+    writeFileSync(resolve(this.dir, name), text, { mode });
+    this.files.push(`${this.folder}/${name}`);
+  }
+
+  /** The runtime, the function, every runner's args and the batch description. */
+  common(
+    token: string,
+    functionSource: string,
+    runners: StagedRunner[],
+    batch: { asynchronous: boolean; groups?: string[][] },
+  ): void {
+    for (const [name, text] of runtimeFiles()) this.put(name, text);
+    this.put(FUNCTION_FILE, functionSource);
+    for (const r of runners) this.put(argsFile(r.name), encode(r.args, `${r.name} args`));
+    const doc = {
+      token,
+      function: FUNCTION_FILE,
+      asynchronous: batch.asynchronous,
+      runners: runners.map((r) => ({
+        name: r.name,
+        cwd: r.runDir ? `../${r.runDir}` : "..",
+        ...(r.upstream ? { upstream: r.upstream } : {}),
+      })),
+      ...(batch.groups ? { groups: batch.groups } : {}),
+    };
+    this.put(batchFile(token), JSON.stringify(doc));
+  }
+
+  /** Extra files go beside the Dataset's folder, i.e. into remoteDir itself. */
+  extra(paths: readonly string[]): void {
+    for (const f of paths) {
+      const name = basename(f);
+      copyFileSync(f, resolve(this.localRoot, name));
+      this.files.push(name);
+    }
+  }
 }
