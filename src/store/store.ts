@@ -1,4 +1,14 @@
-import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeSync,
+} from "node:fs";
 import { decode, encode } from "../remote/codec.mjs";
 import { DatabaseError } from "../shared/errors.js";
 import { writeFileAtomic } from "./atomic.js";
@@ -121,7 +131,7 @@ export class DatasetStore<Meta, Rec extends Indexed> {
     return { identity: doc.identity, name: doc.name, meta: doc.meta, runners: doc.runners };
   }
 
-  private read(checkIdentity = true): DbState<Meta, Rec> | null {
+  private read(checkIdentity = true, repair = checkIdentity): DbState<Meta, Rec> | null {
     const snap = this.readSnapshot();
     if (snap && checkIdentity && snap.identity !== this.identity) {
       throw new DatabaseError(
@@ -129,7 +139,7 @@ export class DatasetStore<Meta, Rec extends Indexed> {
         `belongs to another Dataset (identity ${snap.identity.slice(0, 12)})`,
       );
     }
-    const entries = this.readJournal();
+    const entries = this.readJournal(repair);
     if (!snap && entries.length === 0) return null;
     const state: DbState<Meta, Rec> = snap ?? {
       identity: this.identity,
@@ -150,10 +160,17 @@ export class DatasetStore<Meta, Rec extends Indexed> {
     return state;
   }
 
-  private readJournal(): JournalEntry<Meta, Rec>[] {
+  /**
+   * Parse the journal. With `repair` (only while holding the lock), a torn last line is cut off and
+   * a missing final newline is added, so that the next append starts on a line of its own instead of
+   * gluing itself to the fragment (which would turn it into damage in the middle of the file).
+   */
+  private readJournal(repair = false): JournalEntry<Meta, Rec>[] {
     if (!existsSync(this.journalFile)) return [];
-    const lines = readFileSync(this.journalFile, "utf8").split("\n");
+    const buf = readFileSync(this.journalFile);
+    const lines = buf.toString("utf8").split("\n");
     const out: JournalEntry<Meta, Rec>[] = [];
+    let tornLine = -1;
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i];
       if (line === "") continue;
@@ -164,7 +181,15 @@ export class DatasetStore<Meta, Rec extends Indexed> {
         if (lines.slice(i + 1).some((l) => l !== "")) {
           throw new DatabaseError(this.journalFile, `line ${i + 1} is damaged`, { cause: e });
         }
+        tornLine = i;
       }
+    }
+    if (repair && tornLine >= 0) {
+      let offset = 0;
+      for (let j = 0; j < tornLine; j++) offset = buf.indexOf(0x0a, offset) + 1;
+      truncateSync(this.journalFile, offset);
+    } else if (repair && buf.length > 0 && buf[buf.length - 1] !== 0x0a) {
+      appendFileSync(this.journalFile, "\n");
     }
     return out;
   }
