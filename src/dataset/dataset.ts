@@ -610,7 +610,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
         ...(plan.array ? { arrayCount: count } : {}),
         ...(up ? (up.array && plan.array ? { afterCorresponding: up.jobId } : { afterOk: [up.jobId] }) : {}),
       };
-      lines.push(`id=$(${scheduler.submitSnippet(opts)}) || exit $?`, `echo "job ${s} $id"`);
+      lines.push(`id=$( ${scheduler.submitSnippet(opts)} ) || exit $?`, `echo "job ${s} $id"`);
       offset += count;
     });
     return lines.join("\n");
