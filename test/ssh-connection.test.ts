@@ -462,3 +462,133 @@ describe("connection failures are typed and bounded in time", () => {
     }
   });
 });
+
+describe("testConnection", () => {
+  it("reports node, schedulers, latency and a small clock offset in one exec", async () => {
+    const c = ssh();
+    await c.exec("true"); // warm master: the report then times a multiplexed round trip
+    const before = c.stats.launches;
+    const r = await c.testConnection();
+    expect(c.stats.launches - before).toBe(1);
+    expect(r.ok).toBe(true);
+    expect(r.host).toBe(`${server.user}@127.0.0.1:${server.port}`);
+    expect(r.node?.version).toBe(process.version);
+    expect(r.node?.path).toMatch(/node$/);
+    for (const k of ["sbatch", "qsub", "bsub"] as const) expect(typeof r.schedulers[k]).toBe("boolean");
+    expect(Number.isFinite(r.latencyMs)).toBe(true);
+    expect(r.latencyMs).toBeGreaterThan(0);
+    expect(Number.isFinite(r.clockOffsetMs)).toBe(true);
+    expect(Math.abs(r.clockOffsetMs)).toBeLessThan(250); // same clock on loopback
+  });
+
+  it("uses the configured node command, and reports null when it is missing", async () => {
+    const viaSetup = await ssh({ node: `export RR_X=1 && ${process.execPath}` }).testConnection();
+    expect(viaSetup.node?.version).toBe(process.version);
+    const missing = await ssh({ node: "/nonexistent/node" }).testConnection();
+    expect(missing.node).toBeNull();
+  });
+});
+
+/** Processes whose command line mentions the folder (a control master started there). */
+function processesMentioning(dir: string): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, "utf8").includes(dir)) found.push(Number(name));
+    } catch {
+      /* gone */
+    }
+  }
+  return found;
+}
+
+describe("control master", () => {
+  it("many commands share one master; close() leaves no master process and no socket folder", async () => {
+    const c = ssh();
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => c.exec(`echo ${i}`)));
+    expect(results.map((r) => r.stdout)).toEqual(Array.from({ length: 20 }, (_, i) => `${i}\n`));
+    const dir = c.controlDir!;
+    expect(existsSync(join(dir, "cm"))).toBe(true);
+    expect((await import("node:fs")).statSync(dir).mode & 0o777).toBe(0o700);
+    expect(processesMentioning(dir).length).toBeGreaterThan(0);
+    const before = c.stats.launches;
+    await c.close();
+    expect(c.stats.launches - before).toBe(1); // ssh -O exit
+    expect(existsSync(dir)).toBe(false);
+    for (let i = 0; i < 50 && processesMentioning(dir).length > 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(processesMentioning(dir)).toEqual([]);
+    await c.close(); // idempotent
+    expect(c.stats.launches - before).toBe(1);
+    // still usable: a new private folder and master
+    expect((await c.exec("echo again")).stdout).toBe("again\n");
+    expect(c.controlDir).not.toBe(dir);
+  });
+
+  it("a process that forgets close() exits promptly and leaves no socket folder", async () => {
+    const { build } = await import("esbuild");
+    const entry = join(work, "forget.mjs");
+    await build({
+      stdin: {
+        contents: `import { SshConnection } from ${JSON.stringify(join(process.cwd(), "src/connection/ssh.ts"))};
+          const c = new SshConnection(JSON.parse(process.argv[2]));
+          const r = await c.exec("echo hi");
+          process.stdout.write(JSON.stringify({ out: r.stdout, dir: c.controlDir }));`,
+        resolveDir: process.cwd(),
+        loader: "ts",
+      },
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      outfile: entry,
+      logLevel: "silent",
+    });
+    const { execFile } = await import("node:child_process");
+    const t0 = Date.now();
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        [entry, JSON.stringify(server.connectionOptions())],
+        { timeout: 20_000 },
+        (e, out) => (e ? reject(e) : resolve(out)),
+      ),
+    );
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    const { out, dir } = JSON.parse(stdout);
+    expect(out).toBe("hi\n");
+    expect(existsSync(dir)).toBe(false);
+    for (let i = 0; i < 50 && processesMentioning(dir).length > 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(processesMentioning(dir)).toEqual([]);
+  });
+});
+
+describe("connect() and options", () => {
+  it("connect({host,...}) gives an SshConnection that never mutates or keeps the caller's object", async () => {
+    const opts = Object.freeze({
+      ...server.connectionOptions(),
+      sshOptions: Object.freeze(["Compression=no"]),
+    });
+    const copy = JSON.parse(JSON.stringify(opts));
+    const c = connect(opts);
+    open.push(c as SshConnection);
+    expect(c).toBeInstanceOf(SshConnection);
+    expect((await c.exec("echo ok")).stdout).toBe("ok\n");
+    expect(JSON.parse(JSON.stringify(opts))).toEqual(copy);
+    expect(Object.isFrozen((c as SshConnection).options)).toBe(true);
+    expect(c.toJSON()).toEqual({
+      kind: "ssh",
+      host: "127.0.0.1",
+      user: server.user,
+      port: server.port,
+      keyfile: server.keyfile,
+      transport: "rsync",
+    });
+  });
+
+  it("connect('user@host:port') shorthand reaches the server", async () => {
+    const c = connect(`${server.user}@127.0.0.1:${server.port}`) as SshConnection;
+    expect(c.options).toMatchObject({ host: "127.0.0.1", user: server.user, port: server.port });
+  });
+});

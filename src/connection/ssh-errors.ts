@@ -14,7 +14,7 @@ const RULES: ReadonlyArray<readonly [FailureReason, RegExp]> = [
   ],
   [
     "auth",
-    /Permission denied \(|Permission denied, please try again|Too many authentication failures|Authentication failed/,
+    /Permission denied \([a-z]|Permission denied, please try again|Too many authentication failures|Authentication failed/,
   ],
   ["refused", /Connection refused/],
   [

@@ -58,6 +58,7 @@ export class SshConnection implements Connection {
   readonly options: ResolvedSshOptions;
   private readonly control = new ControlDir();
   private readonly transport: Transport;
+  private firstContact: Promise<void> | null = null;
 
   constructor(options: SshConnectionOptions) {
     this.options = resolveSshOptions(options);
@@ -80,6 +81,28 @@ export class SshConnection implements Connection {
     return this.control.exists ? this.control.path : null;
   }
 
+  /**
+   * The first contact of a fresh connection makes the control master; operations started meanwhile
+   * wait until its socket appears (or the first contact ends) so that N parallel calls cost one
+   * handshake instead of N.
+   */
+  private contact<T>(work: () => Promise<T>): Promise<T> {
+    if (this.control.hasSocket) return work();
+    if (this.firstContact) return this.firstContact.then(work);
+    const p = work();
+    const gate = new Promise<void>((resolve) => {
+      const timer = setInterval(() => this.control.hasSocket && done(), 15);
+      const done = () => {
+        clearInterval(timer);
+        if (this.firstContact === gate) this.firstContact = null;
+        resolve();
+      };
+      p.then(done, done);
+    });
+    this.firstContact = gate;
+    return p;
+  }
+
   private launch(program: string, args: readonly string[], options?: RunOptions): Promise<ProcessResult> {
     this.stats.launches++;
     return runProcess(program, args, options);
@@ -94,7 +117,7 @@ export class SshConnection implements Connection {
     this.control.setExitArgs([...this.sshArgs(), "-O", "exit", "--", this.options.host]);
 
     for (let attempt = 0; ; attempt++) {
-      const r = await this.launch("ssh", args, { input, timeoutMs });
+      const r = await this.contact(() => this.launch("ssh", args, { input, timeoutMs }));
       if (r.spawnError) {
         throw new ConnectionError(this.label, "unknown", `cannot run ssh: ${r.spawnError.message}`);
       }
@@ -151,7 +174,7 @@ export class SshConnection implements Connection {
   private async withRetries(work: () => Promise<void>): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await work();
+        return await this.contact(work);
       } catch (e) {
         if (e instanceof ConnectionError && isTransient(e.reason) && attempt < this.options.maxRetries) {
           await sleep(this.options.retryDelayMs * 2 ** attempt);

@@ -1,0 +1,50 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runBash } from "./local.js";
+import { readEnvelope, wrapScript } from "./script.js";
+
+const run = async (script: string, cwd?: string) => {
+  const r = await runBash(wrapScript(script, cwd));
+  return { ...r, env: readEnvelope(r.stderr) };
+};
+
+describe("script envelope", () => {
+  it("reports start and the script's own status, 255 included, and strips its markers", async () => {
+    const r = await run("echo out; echo err >&2; exit 255");
+    expect(r.exitCode).toBe(255);
+    expect(r.stdout).toBe("out\n");
+    expect(r.env).toEqual({ started: true, status: 255, stderr: "err\n" });
+  });
+
+  it("survives exec, EXIT traps and stderr without a final newline", async () => {
+    expect((await run("trap 'echo bye' EXIT; exec false")).env).toMatchObject({ status: 1, started: true });
+    const r = await run("printf partial >&2");
+    expect(r.env).toEqual({ started: true, status: 0, stderr: "partial" });
+  });
+
+  it("passes the script byte for byte (no expansion, no early end, no trailing newline needed)", async () => {
+    const tricky =
+      "printf '%s' \"$HOME\" '`x`' '$(y)'\n__REMOTERUN_EOF_0__\ncat <<'EOF'\n$z \\\nEOF\nprintf end";
+    const r = await run(tricky);
+    expect(r.stdout).toBe(`${process.env.HOME}\`x\`$(y)$z \\\nend`);
+    expect(r.env.stderr).toContain("__REMOTERUN_EOF_0__"); // a command-not-found, not a delimiter
+  });
+
+  it("starts in cwd or fails before running anything", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rr it's "));
+    expect((await run("pwd", dir)).stdout).toBe(`${dir}\n`);
+    const r = await run("echo ran", join(dir, "missing"));
+    expect(r.stdout).toBe("");
+    expect(r.exitCode).toBe(1);
+  });
+
+  it("without markers nothing started", () => {
+    expect(readEnvelope("ssh: connect to host x port 1: Connection refused\n")).toEqual({
+      started: false,
+      status: null,
+      stderr: "ssh: connect to host x port 1: Connection refused\n",
+    });
+  });
+});
