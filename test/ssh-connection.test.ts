@@ -102,6 +102,7 @@ const PIECES = [
   "| touch CANARY",
   "&& touch CANARY &",
   "$HOME",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal shell expansion is the point
   "${IFS}",
   "\n",
   "\t",
