@@ -30,6 +30,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // remote scratch folders live in the test user's home
+  const cleaner = server && new SshConnection(server.connectionOptions());
+  await cleaner?.exec(`rm -rf rr-test-${process.pid}-*`, { allowFailure: true });
+  await cleaner?.close();
   await Promise.all(open.map((c) => c.close()));
   await server?.stop();
   await rm(work, { recursive: true, force: true });

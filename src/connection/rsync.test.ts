@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -32,6 +32,7 @@ describe("rsync -e quoting", () => {
     const argv = JSON.parse(readFileSync(dump, "utf8")) as string[];
     expect(argv.slice(0, args.length)).toEqual(args);
     expect(argv[args.length]).toBe("somehost");
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("rsyncRsh starts with ssh and quotes every word", () => {

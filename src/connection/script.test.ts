@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -38,6 +38,7 @@ describe("script envelope", () => {
     const r = await run("echo ran", join(dir, "missing"));
     expect(r.stdout).toBe("");
     expect(r.exitCode).toBe(1);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("without markers nothing started", () => {

@@ -1,7 +1,7 @@
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../shared/errors.js";
 import { resolveSshOptions, sshBaseArgs, sshConfigValue, sshLabel } from "./ssh-options.js";
 
@@ -9,6 +9,7 @@ const dir = mkdtempSync(join(tmpdir(), "rr-opts-"));
 const key = join(dir, "key with space%");
 writeFileSync(key, "not really a key");
 chmodSync(key, 0o600);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function bad(options: unknown, argument: string) {
   try {
