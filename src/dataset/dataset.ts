@@ -299,7 +299,9 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       const err = e as Error & { path?: string; value?: unknown; reason?: string };
       throw new SerializationError(err.path ?? "args", err.value, err.reason ?? err.message);
     }
-    const index = this.nextIndex;
+    let index = this.nextIndex;
+    // A default name never collides with a custom one (e.g. a runner named "runner-1" by hand).
+    if (own.name === undefined) while (this._runners.some((r) => r.name === `runner-${index}`)) index++;
     const name = own.name ?? `runner-${index}`;
     if (typeof name !== "string" || !isValidName(name)) {
       throw new InvalidArgumentError(
@@ -336,7 +338,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       state: "created",
       stateTime: Date.now(),
     };
-    this.nextIndex++;
+    this.nextIndex = index + 1;
     const runner = this.adopt(rec);
     this.pendingWrites.push(rec);
     if (summary) summary[decision === "force" ? "forced" : "appended"]++;

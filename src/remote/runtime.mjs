@@ -103,6 +103,9 @@ async function runOne(batch, here, fn, r, mark) {
   const base = resolve(here, r.name);
   mark(r.name, "started");
   try {
+    // From now on this submission owns the runner's result: an older run of it that is still going
+    // (a forced resubmission of an in-flight runner) must not overwrite what this one writes.
+    writeAtomic(`${base}.current`, batch.token);
     setAside(`${base}.result.json`, batch.token);
     setAside(`${base}.error.json`, batch.token);
     const args = decode(readFileSync(`${base}.args.json`, "utf8"));
@@ -111,7 +114,7 @@ async function runOne(batch, here, fn, r, mark) {
     if (r.upstream) ctx.upstream = readUpstream(here, r.upstream);
     const value = await fn(args, ctx);
     writeAtomic(
-      `${base}.result.json`,
+      ownFile(`${base}.result.json`, base, batch.token),
       `{"token":${JSON.stringify(batch.token)},"result":${encode(value, "result")}}`,
     );
     mark(r.name, "completed");
@@ -139,7 +142,23 @@ function setAside(file, token) {
 
 /** @param {string} token @param {string} name @param {unknown} e @param {string} [here] */
 function writeError(token, name, e, here = process.cwd()) {
-  writeAtomic(resolve(here, `${name}.error.json`), JSON.stringify({ token, stderr: formatError(e) }));
+  const base = resolve(here, name);
+  writeAtomic(ownFile(`${base}.error.json`, base, token), JSON.stringify({ token, stderr: formatError(e) }));
+}
+
+/**
+ * Where a submission may write the result or error of a runner: its usual place while the submission
+ * is the runner's current one, beside it (`.stale-<token>`) once a newer submission has started it.
+ * @param {string} file @param {string} base @param {string} token
+ */
+function ownFile(file, base, token) {
+  let current;
+  try {
+    current = readFileSync(`${base}.current`, "utf8");
+  } catch {
+    return file;
+  }
+  return current === token ? file : `${file}.stale-${token}`;
 }
 
 /**
