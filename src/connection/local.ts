@@ -2,6 +2,8 @@ import { spawn } from "node:child_process";
 import { copyFile, mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { CommandError, TransferError } from "../shared/errors.js";
+import { checkRelativeFiles } from "./paths.js";
+import { parseReport, reportScript } from "./report.js";
 import type {
   Connection,
   ConnectionReport,
@@ -37,36 +39,30 @@ export class LocalConnection implements Connection {
     return runBash(script, { cwd: options.cwd, timeoutMs: options.timeoutMs ?? this.commandTimeout }).then(
       (r) => {
         if (r.exitCode !== 0 && !options.allowFailure) throw new CommandError(script, r, "local command");
-        return r;
+        return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
       },
     );
   }
 
   async push(localRoot: string, remoteRoot: string, files: readonly string[]): Promise<void> {
+    checkRelativeFiles(files);
     this.stats.pushes++;
     await copyAll(localRoot, remoteRoot, files, "push", false);
   }
 
   async pull(remoteRoot: string, localRoot: string, files: readonly string[]): Promise<void> {
+    checkRelativeFiles(files);
     this.stats.pulls++;
     await copyAll(remoteRoot, localRoot, files, "pull", true);
   }
 
   async testConnection(): Promise<ConnectionReport> {
+    const startedAt = Date.now();
     const t0 = performance.now();
-    const r = await this.exec(
-      `printf '%s\\n' "$(command -v ${"node"} || true)"; for c in sbatch qsub bsub; do command -v $c >/dev/null 2>&1 && echo "has:$c"; done; true`,
-    );
+    const r = await this.exec(reportScript(this.nodeCommand));
     const latencyMs = performance.now() - t0;
-    const has = (c: string) => r.stdout.includes(`has:${c}`);
-    return {
-      ok: true,
-      host: "localhost",
-      latencyMs,
-      node: { path: this.nodeCommand, version: process.version },
-      schedulers: { sbatch: has("sbatch"), qsub: has("qsub"), bsub: has("bsub") },
-      clockOffsetMs: 0,
-    };
+    const report = parseReport(r.stdout, { host: this.label, startedAt, endedAt: Date.now(), latencyMs });
+    return { ...report, clockOffsetMs: 0 }; // same clock
   }
 
   async close(): Promise<void> {}
