@@ -1,4 +1,15 @@
-/** Public API of the connection module: where things run and how files get there. */
+/**
+ * Public API of the connection module: where things run and how files get there.
+ *
+ * - `connect()` → LocalConnection (no options, "localhost", { kind: "local" }) or SshConnection
+ *   ({ host, ... } or "user@host:port").
+ * - SSH uses the system `ssh` with a per-connection control master (private 0700 socket folder).
+ *   Scripts travel on stdin to `bash -s`; the exit status decides failure.
+ * - Transports: "rsync" (default, one rsync per call, NUL-separated --files-from) and "scp"
+ *   (tar streamed through the same ssh: one local tar + one ssh per call; works without rsync).
+ * - `stats.launches` counts every process spawned: exec attempts (retries included), transport
+ *   processes, and the `ssh -O exit` of close(). The master is the first ssh, not a launch of its own.
+ */
 export { type ConnectOptions, connect, parseDestination } from "./connect.js";
 export { LocalConnection, type LocalConnectionOptions, runBash } from "./local.js";
 export { SshConnection } from "./ssh.js";
