@@ -16,7 +16,10 @@ export const errorFile = (runner: string) => `${runner}.error.json`;
 export const batchFile = (token: string) => `submit-${token}.json`;
 export const masterScript = (token: string) => `submit-${token}.sh`;
 export const masterLog = (token: string) => `submit-${token}.log`;
-export const stateGlob = (token: string) => `state/${token}.*.log`;
+/** Exit lines of the runtime processes of a submission (`@process`, appended after each exits). */
+export const exitLog = (token: string) => `state/${token}.master.log`;
+/** State lines of the runtime processes of a submission, one file per process `<k>`. */
+export const stateGlob = (token: string) => `state/${token}.[0-9]*.log`;
 
 /** A fresh submission token: unique, sortable by time, and safe in file names and shell words. */
 export function newToken(): string {

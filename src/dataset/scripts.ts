@@ -1,5 +1,5 @@
 import { shellQuote as q } from "../shared/quote.js";
-import { batchFile, masterLog, masterScript, stateGlob } from "./layout.js";
+import { batchFile, exitLog, masterLog, masterScript, stateGlob } from "./layout.js";
 
 /** A shell function that starts node the way the connection says (a path or a setup line). */
 export function nodeFunction(nodeCommand: string): string {
@@ -8,7 +8,7 @@ export function nodeFunction(nodeCommand: string): string {
 
 /** Shell text that runs runtime process K of G and records how it ended. */
 function runtimeLine(token: string, k: string, p: string): string {
-  return `run_node runtime.mjs ${batchFile(token)} ${k} ${p}; rc=$?; printf '%s\\t@process\\t%s/%s\\t%s\\t%s\\n' "${token}" "${k}" "${p}" "$rc" "$(date +%s)" >> "state/${token}.master.log"`;
+  return `run_node runtime.mjs ${batchFile(token)} ${k} ${p}; rc=$?; printf '%s\\t@process\\t%s/%s\\t%s\\t%s\\n' "${token}" "${k}" "${p}" "$rc" "$(date +%s)" >> "${exitLog(token)}"`;
 }
 
 /**
@@ -110,11 +110,18 @@ export function detachMaster(token: string): string {
 export const NODE_MISSING_EXIT = 97;
 export const STATUS_MARKER = "@@remoterun-state-lines@@";
 
-/** One command: the scheduler's view (if any) first, then the state lines of the given submissions. */
+/**
+ * One command: the scheduler's view (if any) first, then the exit lines of the runtime processes,
+ * then their state lines. The order matters: a process writes all its state lines before its exit
+ * line is appended, so exit lines read BEFORE the state lines never announce an exit whose runners'
+ * terminal lines were missed (read after, an exit could land between the two reads and a runner
+ * that completed would pass for one whose process died under it).
+ */
 export function statusScript(folders: { dir: string; token: string }[], schedulerScript?: string): string {
   return [
     schedulerScript ?? "",
     `echo ${STATUS_MARKER}`,
+    ...folders.map(({ dir, token }) => `cat -- ${q(dir)}/${exitLog(token)} 2>/dev/null`),
     ...folders.map(({ dir, token }) => `cat -- ${q(dir)}/${stateGlob(token)} 2>/dev/null`),
     "true",
     "",
