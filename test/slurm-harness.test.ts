@@ -348,6 +348,14 @@ describe("single-node Slurm harness", () => {
       "unknown",
     );
     expect(q.status).not.toBe(0);
+    // one known (running) id next to an unknown one
+    const mixed = capture(
+      "squeue-known-and-unknown",
+      "squeue",
+      ["-h", "-a", "-r", "-o", "%i|%T|%r", "-j", `${naturalTimeout.id},987654`],
+      "a known running job listed together with an unknown id",
+    );
+    expect(mixed.stdout).toContain(`${naturalTimeout.id}|RUNNING|None`);
   });
 
   it("times out a running job whose limit was cut (expireTimeLimit)", async () => {
