@@ -174,6 +174,8 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     }
     if (own.skip !== undefined && typeof own.skip !== "boolean")
       throw new InvalidArgumentError("skip", own.skip, "a boolean");
+    if (own.force !== undefined && typeof own.force !== "boolean")
+      throw new InvalidArgumentError("force", own.force, "a boolean (ignored at Dataset creation)");
     validateRunArgs(runArgs, "Dataset run args");
     this.verbosity = verbosityOf(own.verbose);
     if (own.logger !== undefined && typeof own.logger !== "function") {
@@ -262,7 +264,23 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   ): Runner<Args, Result>[] {
     if (!Array.isArray(list))
       throw new InvalidArgumentError("appendRuns list", list, "an array of args objects");
-    const out = list.map((args) => this.appendOne(args, { ...options, lazy: true }).runner);
+    // All or nothing: one bad entry leaves the Dataset as it was before the call.
+    const before = {
+      runners: this._runners.length,
+      pending: this.pendingWrites.length,
+      nextIndex: this.nextIndex,
+      summary: this.lazySummary && { ...this.lazySummary },
+    };
+    let out: Runner<Args, Result>[];
+    try {
+      out = list.map((args) => this.appendOne(args, { ...options, lazy: true }).runner);
+    } catch (e) {
+      this._runners.length = before.runners;
+      this.pendingWrites.length = before.pending;
+      this.nextIndex = before.nextIndex;
+      this.lazySummary = before.summary;
+      throw e;
+    }
     this.finishAppend();
     return out;
   }
@@ -301,7 +319,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     }
     let index = this.nextIndex;
     // A default name never collides with a custom one (e.g. a runner named "runner-1" by hand).
-    if (own.name === undefined) while (this._runners.some((r) => r.name === `runner-${index}`)) index++;
+    if (own.name == null) while (this._runners.some((r) => r.name === `runner-${index}`)) index++;
     const name = own.name ?? `runner-${index}`;
     if (typeof name !== "string" || !isValidName(name)) {
       throw new InvalidArgumentError(

@@ -66,6 +66,7 @@ function checkPlain(path: string, value: unknown, seen: Set<object>): void {
         path,
         value,
         "plain data (string, number, boolean, null, array, object)",
+        `an instance of ${proto?.constructor?.name || "a class"}`,
       );
     }
     for (const [k, v] of Object.entries(obj)) checkPlain(`${path}.${k}`, v, seen);
