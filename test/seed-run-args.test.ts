@@ -225,10 +225,8 @@ describe("Temporary Run() Args", () => {
 
     // Nothing of it in the saved run args.
     const base = ds.dbFile;
-    const state = DatasetStore.peek<
-      { runArgs: Record<string, unknown> },
-      { runArgs: Record<string, unknown> }
-    >(base);
+    type Rec = { index: number; runArgs: Record<string, unknown> };
+    const state = DatasetStore.peek<{ runArgs: Record<string, unknown> }, Rec>(base);
     expect(state?.meta.runArgs.remoteDir).toBe(dirs.remoteDir);
     expect(state?.runners.map((r) => r.runArgs)).toEqual([{}, {}]);
 
