@@ -635,7 +635,15 @@ export async function startSlurm(options: StartSlurmOptions = {}): Promise<Slurm
     if (write) fs.writeFileSync(L.conf, text, { mode: 0o644 });
 
     reused = healthy(L);
-    if (!reused) await bringUp(L, timeoutMs, ports);
+    if (!reused) {
+      try {
+        await bringUp(L, timeoutMs, ports);
+      } catch (e) {
+        // leave nothing half-started behind unless someone else is using the cluster
+        if (liveLeases(L).length === 0) await stopDaemons(L);
+        throw e;
+      }
+    }
     etcLinked = options.linkEtc === false ? false : linkEtc(L);
     fs.writeFileSync(lease, `${process.pid}\n`);
   });
