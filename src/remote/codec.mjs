@@ -58,7 +58,8 @@ export function toTagged(value, path, seen) {
   if (seen.has(obj)) throw codecError(path, value, "refers to itself (circular reference)");
   seen.add(obj);
   try {
-    if (Array.isArray(obj)) return obj.map((v, i) => toTagged(v, `${path}[${i}]`, seen));
+    // Array.from visits holes too (as undefined): map() would keep them and JSON would make them null.
+    if (Array.isArray(obj)) return Array.from(obj, (v, i) => toTagged(v, `${path}[${i}]`, seen));
     if (obj instanceof Date) {
       if (Number.isNaN(obj.getTime())) throw codecError(path, value, "is an invalid Date");
       return { $date: obj.toISOString() };

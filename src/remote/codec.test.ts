@@ -129,6 +129,14 @@ describe("codec round trips", () => {
     expect(roundTrip(v)).toStrictEqual(v);
   });
 
+  it("holes in arrays come back as undefined, not null", () => {
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the point
+    const back = roundTrip([1, , 3]) as unknown[];
+    expect(back).toHaveLength(3);
+    expect(back[1]).toBeUndefined();
+    expect(back[2]).toBe(3);
+  });
+
   it("the encoding is plain JSON text", () => {
     const text = encode({ d: new Date(0), b: 1n, s: new Set([1]) });
     expect(() => JSON.parse(text)).not.toThrow();
