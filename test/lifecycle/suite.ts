@@ -114,7 +114,7 @@ export function defineLifecycleSuite(label: string, makeConnection: () => Promis
         await ds.wait(POLL);
         expect(await ds.isFinished()).toEqual([true, true, true, true]);
         const results = await ds.fetchResults();
-        expect(results).toBe(results); // returned value is the same view as ds.results
+        expect(results).toEqual(ds.results);
         expect(ds.results[0]).toBe(30);
         expect(ds.results[2]).toBe(10);
         expect(ds.results[3]).toBe(40);
