@@ -66,10 +66,17 @@ export function jobScript(opts: {
     "mkdir -p state",
     `K=${opts.groupExpr}`,
     runtimeLine(opts.token, "$K", String(opts.groups)),
+    // The runtime exits 0 when it ran its runners, whatever they did; but the job's own status is
+    // what scheduler dependencies (afterok, aftercorr) judge. A job none of whose runners succeeded
+    // fails, so that its downstream job never starts (and is reported failed by the Dataset).
+    `[ "$rc" = 0 ] && awk -F'\t' '$3 == "completed" { ok = 1 } $3 == "failed" { bad = 1 } END { exit !(bad && !ok) }' "state/${opts.token}.$K.log" 2>/dev/null && rc=${RUNNERS_FAILED_EXIT}`,
     "exit $rc",
     "",
   ].join("\n");
 }
+
+/** Exit status of a scheduler job whose runners all failed (their own errors say why). */
+export const RUNNERS_FAILED_EXIT = 3;
 
 /**
  * One command that checks node and starts, in every folder, the launch text (a detached master
