@@ -152,6 +152,9 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   private readonly logger: Logger;
   private readonly store: DatasetStore<DatasetMeta, StoredRunner>;
   private _runners: Runner<Args, Result>[] = [];
+  /** Lookups that keep appends O(1) however many runners there are. */
+  private readonly byName = new Map<string, Runner<Args, Result>>();
+  private readonly byIdentity = new Map<string, Runner<Args, Result>>();
   private readonly placements = new Map<string, Placement>();
   private nextIndex = 0;
   private lazySummary: { appended: number; skipped: number; forced: number } | undefined;
@@ -275,7 +278,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     try {
       out = list.map((args) => this.appendOne(args, { ...options, lazy: true }).runner);
     } catch (e) {
-      this._runners.length = before.runners;
+      this.truncateRunners(before.runners);
       this.pendingWrites.length = before.pending;
       this.nextIndex = before.nextIndex;
       this.lazySummary = before.summary;
@@ -319,7 +322,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     }
     let index = this.nextIndex;
     // A default name never collides with a custom one (e.g. a runner named "runner-1" by hand).
-    if (own.name == null) while (this._runners.some((r) => r.name === `runner-${index}`)) index++;
+    if (own.name == null) while (this.byName.has(`runner-${index}`)) index++;
     const name = own.name ?? `runner-${index}`;
     if (typeof name !== "string" || !isValidName(name)) {
       throw new InvalidArgumentError(
@@ -330,7 +333,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     }
     const derived = { ...this.runArgs, ...runArgs };
     const identity = runnerIdentity(args, derived, this.identity);
-    const existing = this._runners.find((r) => r.identity === identity);
+    const existing = this.byIdentity.get(identity);
     const decision = decideAppend(existing !== undefined, { skip: own.skip, force: own.force });
     if (options.lazy) this.lazySummary ??= { appended: 0, skipped: 0, forced: 0 };
     const summary = options.lazy ? this.lazySummary : undefined;
@@ -340,7 +343,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       if (!quiet) this.log(1, `${existing.name} already exists, skipping`);
       return { runner: existing, added: false };
     }
-    if (this._runners.some((r) => r.name === name)) {
+    if (this.byName.has(name)) {
       throw new InvalidArgumentError(
         "runner name",
         name,
@@ -374,8 +377,19 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   private adopt(rec: StoredRunner): Runner<Args, Result> {
     const runner = new Runner<Args, Result>(this, rec, (t) => decode(t));
     this._runners.push(runner);
+    this.byName.set(runner.name, runner);
+    if (!this.byIdentity.has(runner.identity)) this.byIdentity.set(runner.identity, runner);
     if (rec.placement) this.placements.set(rec.name, rec.placement);
     return runner;
+  }
+
+  /** Forget the runners after the first `n` (undoing a failed bulk append). */
+  private truncateRunners(n: number): void {
+    for (const r of this._runners.splice(n)) {
+      this.byName.delete(r.name);
+      if (this.byIdentity.get(r.identity) === r) this.byIdentity.delete(r.identity);
+      this.placements.delete(r.name);
+    }
   }
 
   // ---------------------------------------------------------------- dependencies
@@ -458,6 +472,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     const token = upstream?.token ?? newToken();
     const folder = this.folder;
     const scheduler = this.scheduler;
+    const superseded = new Set(runners.filter((r) => isInFlightState(r.state)).map((r) => r.name));
     for (const r of runners) this.setAsideOldResult(r, folder);
 
     // Runner i of each downstream Dataset follows runner i of this one.
@@ -498,6 +513,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
         name: r.name,
         args: r.args,
         runDir: r.derivedRunArgs.runDir as string | undefined,
+        ...(superseded.has(r.name) ? { supersedes: true } : {}),
         ...(upstream ? { upstream: upstream.link(positions.get(r.name)!) } : {}),
       }));
       const asynchronous = f.runners.every((r) => r.derivedRunArgs.asynchronous !== false);

@@ -10,7 +10,6 @@ export function datasetFolder(name: string, identity: string): string {
   return `${name}-${identity.slice(0, 8)}`;
 }
 
-export const argsFile = (runner: string) => `${runner}.args.json`;
 export const resultFile = (runner: string) => `${runner}.result.json`;
 export const errorFile = (runner: string) => `${runner}.error.json`;
 export const batchFile = (token: string) => `submit-${token}.json`;

@@ -1,8 +1,8 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { encode } from "../remote/codec.mjs";
-import { argsFile, batchFile, FUNCTION_FILE, RUNTIME_FILES } from "./layout.js";
+import { toTagged } from "../remote/codec.mjs";
+import { batchFile, FUNCTION_FILE, RUNTIME_FILES } from "./layout.js";
 
 const runtimeDir = fileURLToPath(new URL("../remote/", import.meta.url));
 let runtimeSources: Map<string, string> | undefined;
@@ -18,6 +18,8 @@ export interface StagedRunner {
   name: string;
   args: unknown;
   runDir?: string;
+  /** An older submission of this runner may still be running (a forced resubmission). */
+  supersedes?: boolean;
   /** Result file of the upstream runner (relative to this Dataset's folder) and its token. */
   upstream?: { file: string; token: string; name: string };
 }
@@ -43,7 +45,7 @@ export class Stager {
     this.files.push(`${this.folder}/${name}`);
   }
 
-  /** The runtime, the function, every runner's args and the batch description. */
+  /** The runtime, the function and the batch description (which carries every runner's args). */
   common(
     token: string,
     functionSource: string,
@@ -52,14 +54,15 @@ export class Stager {
   ): void {
     for (const [name, text] of runtimeFiles()) this.put(name, text);
     this.put(FUNCTION_FILE, functionSource);
-    for (const r of runners) this.put(argsFile(r.name), encode(r.args, `${r.name} args`));
     const doc = {
       token,
       function: FUNCTION_FILE,
       asynchronous: batch.asynchronous,
       runners: runners.map((r) => ({
         name: r.name,
+        args: toTagged(r.args, `${r.name} args`, new Set()),
         cwd: r.runDir ? `../${r.runDir}` : "..",
+        ...(r.supersedes ? { supersedes: true } : {}),
         ...(r.upstream ? { upstream: r.upstream } : {}),
       })),
       ...(batch.groups ? { groups: batch.groups } : {}),

@@ -5,6 +5,8 @@
  *
  *   node runtime.mjs <batch.json> <k> <P>
  *
+ * The batch file carries every runner's args (tagged JSON, see codec.mjs): one file to write, send
+ * and read for the whole submission instead of one per runner.
  * One process executes many runners: group k of the batch (explicit `groups`, or every runner whose
  * position i has i % P === k). For each runner it appends timestamped state lines to its own state
  * file `state/<token>.<k>.log`, and writes `<name>.result.json` or `<name>.error.json`, each tagged
@@ -23,10 +25,11 @@ import {
 } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { decode, encode } from "./codec.mjs";
+import { decode, encode, fromTagged } from "./codec.mjs";
 
 /**
- * @typedef {{ name: string, cwd?: string, upstream?: { file: string, token?: string, name: string } }} RunnerEntry
+ * @typedef {{ name: string, args: unknown, cwd?: string, supersedes?: boolean,
+ *   upstream?: { file: string, token?: string, name: string } }} RunnerEntry
  * @typedef {{ token: string, function: string, asynchronous?: boolean, concurrency?: number,
  *   runners: RunnerEntry[], groups?: string[][] }} Batch
  */
@@ -105,10 +108,12 @@ async function runOne(batch, here, fn, r, mark) {
   try {
     // From now on this submission owns the runner's result: an older run of it that is still going
     // (a forced resubmission of an in-flight runner) must not overwrite what this one writes.
-    writeAtomic(`${base}.current`, batch.token);
+    // The marker costs a file per runner, so it is written only where it can matter: when an
+    // older submission of this runner may still be going, or an older marker is there.
+    if (r.supersedes || existsSync(`${base}.current`)) writeAtomic(`${base}.current`, batch.token);
     setAside(`${base}.result.json`, batch.token);
     setAside(`${base}.error.json`, batch.token);
-    const args = decode(readFileSync(`${base}.args.json`, "utf8"));
+    const args = fromTagged(r.args);
     /** @type {{ name: string, upstream?: unknown }} */
     const ctx = { name: r.name };
     if (r.upstream) ctx.upstream = readUpstream(here, r.upstream);
