@@ -68,7 +68,9 @@ export class LocalConnection implements Connection {
   async close(): Promise<void> {}
 
   toJSON(): ConnectionSpec {
-    return { kind: "local", transport: "cp" };
+    const spec: ConnectionSpec = { kind: "local", transport: "cp" };
+    if (this.nodeCommand !== process.execPath) spec.node = this.nodeCommand;
+    return spec;
   }
 }
 

@@ -234,6 +234,12 @@ export class SshConnection implements Connection {
     if (o.port !== undefined) spec.port = o.port;
     if (o.keyfile !== undefined) spec.keyfile = o.keyfile;
     if (o.proxyJump !== undefined) spec.proxyJump = o.proxyJump;
+    if (o.knownHostsFile !== undefined) spec.knownHostsFile = o.knownHostsFile;
+    if (o.strictHostKeyChecking !== true) spec.strictHostKeyChecking = o.strictHostKeyChecking;
+    if (o.sshOptions.length) spec.sshOptions = [...o.sshOptions];
+    spec.timeout = o.timeout;
+    spec.maxRetries = o.maxRetries;
+    if (o.node !== "node") spec.node = o.node;
     return spec;
   }
 }

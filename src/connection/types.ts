@@ -48,6 +48,13 @@ export interface ConnectionSpec {
   keyfile?: string;
   proxyJump?: string;
   transport?: "rsync" | "scp" | "cp";
+  knownHostsFile?: string;
+  strictHostKeyChecking?: boolean | "accept-new";
+  sshOptions?: string[];
+  timeout?: number;
+  maxRetries?: number;
+  /** Remote node command, when not the default. */
+  node?: string;
 }
 
 export interface Connection {

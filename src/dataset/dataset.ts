@@ -1,8 +1,14 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from "node:fs";
-import { basename, resolve } from "node:path";
-import { Computer, type PlannedSubmission, planJobs, type SubmitOptions } from "../computer/index.js";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
+import {
+  Computer,
+  type ComputerOptions,
+  type PlannedSubmission,
+  planJobs,
+  type SubmitOptions,
+} from "../computer/index.js";
 import { type ConnectOptions, connect } from "../connection/index.js";
-import type { Connection } from "../connection/types.js";
+import type { Connection, ConnectionSpec } from "../connection/types.js";
 import { decode, encode } from "../remote/codec.mjs";
 import {
   decideAppend,
@@ -59,7 +65,15 @@ import { parseStateLines } from "./status.js";
 interface DatasetMeta {
   runArgs: RunArgs;
   nextIndex: number;
+  /** The function as shipped (lets Dataset.open() and the CLI work without the user's code). */
+  functionSource?: string;
+  connection?: ConnectionSpec;
+  computer?: ComputerOptions;
 }
+
+/** Marks a function given as module source (Dataset.open), not as a JavaScript function. */
+const FROM_SOURCE = Symbol("remoterun.functionSource");
+type SourceCarrier = { [FROM_SOURCE]: string };
 
 /** Where a runner's files went for its current submission (temporary run args are not kept). */
 interface Placement {
@@ -165,7 +179,11 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     if (options === null || typeof options !== "object" || Array.isArray(options)) {
       throw new InvalidArgumentError("Dataset options", options, "an object");
     }
-    this.functionSource = functionModuleSource(fn);
+    const carried = fn as unknown as Partial<SourceCarrier> | null;
+    this.functionSource =
+      carried && typeof carried === "object" && typeof carried[FROM_SOURCE] === "string"
+        ? carried[FROM_SOURCE]
+        : functionModuleSource(fn);
     const { own, runArgs } = splitOptions(options, DATASET_OWN_KEYS);
     const name = own.name ?? "dataset";
     if (typeof name !== "string" || !isValidName(name)) {
@@ -216,7 +234,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     if (state) {
       // The code that created this object is the source of truth for run args given to it now.
       this.runArgs = { ...state.meta.runArgs, ...runArgs };
-      this.nextIndex = state.meta.nextIndex;
+      this.nextIndex = state.runners.reduce((n, r) => Math.max(n, r.index + 1), state.meta.nextIndex);
       for (const rec of state.runners) this.adopt(rec);
       this.log(
         1,
@@ -229,7 +247,51 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       meta: this.meta(),
       runners: this.records(),
     }));
-    this.store.writeSnapshot({ identity: this.identity, name, meta: this.meta(), runners: this.records() });
+    // A restored database only needs the (possibly changed) Dataset settings; a new one a snapshot.
+    if (state) this.store.putMeta(this.meta());
+    else
+      this.store.writeSnapshot({ identity: this.identity, name, meta: this.meta(), runners: this.records() });
+  }
+
+  /**
+   * Open the Dataset stored in a database file (`<name>-<id>.remoterun.json`, with or without the
+   * `.json`) without the code that created it: the function, run args, connection and Computer come
+   * from the database. `options` may override the connection, logger and verbosity.
+   */
+  static open(
+    dbFile: string,
+    options: Pick<DatasetOptions, "connection" | "url" | "logger" | "verbose"> = {},
+  ): Dataset<Record<string, unknown>, unknown> {
+    if (typeof dbFile !== "string" || dbFile === "") {
+      throw new InvalidArgumentError("database file", dbFile, "the path of a .remoterun.json file");
+    }
+    const base = resolve(dbFile.replace(/\.json$/, ""));
+    const state = DatasetStore.peek<DatasetMeta, StoredRunner>(base);
+    if (!state) throw new InvalidArgumentError("database file", dbFile, "an existing remoterun database");
+    const meta = state.meta;
+    if (!meta?.functionSource) {
+      throw new InvalidArgumentError("database file", dbFile, "a database that records its function");
+    }
+    const connection =
+      options.connection ?? options.url ?? (meta.connection ? connectOptionsOf(meta.connection) : undefined);
+    const opts: DatasetOptions = {
+      name: state.name,
+      dbDir: dirname(base),
+      connection,
+      ...(meta.computer ? { computer: new Computer(meta.computer) } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.verbose !== undefined ? { verbose: options.verbose } : {}),
+    };
+    const carrier: SourceCarrier = { [FROM_SOURCE]: meta.functionSource };
+    const ds = new Dataset(carrier as unknown as Fn<Record<string, unknown>, unknown>, opts);
+    if (ds.identity !== state.identity) {
+      throw new InvalidArgumentError(
+        "database file",
+        dbFile,
+        "a database whose identity matches its function",
+      );
+    }
+    return ds;
   }
 
   // ---------------------------------------------------------------- run args
@@ -369,9 +431,9 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
 
   private flush(): void {
     if (this.pendingWrites.length === 0) return;
+    // One journal line for the whole batch; the next index is derived from the runners on restore.
     this.store.putRunners(this.pendingWrites);
     this.pendingWrites = [];
-    this.saveMeta();
   }
 
   private adopt(rec: StoredRunner): Runner<Args, Result> {
@@ -938,7 +1000,14 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   // ---------------------------------------------------------------- persistence
 
   private meta(): DatasetMeta {
-    return { runArgs: this.runArgs, nextIndex: this.nextIndex };
+    const meta: DatasetMeta = {
+      runArgs: this.runArgs,
+      nextIndex: this.nextIndex,
+      functionSource: this.functionSource,
+      connection: this.connection.toJSON(),
+    };
+    if (this.computer) meta.computer = this.computer.toJSON();
+    return meta;
   }
 
   private records(): StoredRunner[] {
@@ -1000,4 +1069,16 @@ function isConnection(c: unknown): c is Connection {
     typeof o.push === "function" &&
     typeof o.pull === "function"
   );
+}
+
+/** Turn a stored connection description back into connect() options. */
+function connectOptionsOf(spec: ConnectionSpec): ConnectOptions {
+  if (spec.kind === "local") return spec.node ? { kind: "local", node: spec.node } : { kind: "local" };
+  const { kind: _kind, transport, ...rest } = spec;
+  return {
+    kind: "ssh",
+    ...rest,
+    host: spec.host ?? "localhost",
+    ...(transport && transport !== "cp" ? { transport } : {}),
+  } as ConnectOptions;
 }
