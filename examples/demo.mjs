@@ -26,7 +26,32 @@ const ds = new Dataset(collatz, {
   remoteDir: resolve(work, "remote"),
 });
 
-const inputs = [27, 97, 871, 6171, 77031, 837799, 1, 2, 3, 7, 9, 19, 25, 55, 73, 231, 703, 1161, 2223, 2463, 0, 3711, 6171 * 3, 10971];
+const inputs = [
+  27,
+  97,
+  871,
+  6171,
+  77031,
+  837799,
+  1,
+  2,
+  3,
+  7,
+  9,
+  19,
+  25,
+  55,
+  73,
+  231,
+  703,
+  1161,
+  2223,
+  2463,
+  0,
+  3711,
+  6171 * 3,
+  10971,
+];
 ds.appendRuns(inputs.map((n) => ({ n })));
 
 const { submitted } = await ds.run();

@@ -37,6 +37,7 @@ import {
   WaitTimeoutError,
 } from "../shared/errors.js";
 import { hashOf } from "../shared/hash.js";
+import { shellQuote } from "../shared/quote.js";
 import { DatasetStore } from "../store/index.js";
 import { functionModuleSource } from "./function.js";
 import { datasetFolder, errorFile, isValidName, masterScript, newToken, resultFile } from "./layout.js";
@@ -997,6 +998,149 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     return this._runners.map((r) => r.error);
   }
 
+  // ---------------------------------------------------------------- maintenance
+
+  /** Resubmit the runners that failed (and only those), as run({ force: true }) would for them. */
+  async retryFailed(temporary: RunArgs = {}): Promise<{ submitted: string[] }> {
+    validateRunArgs(temporary, "retryFailed() args");
+    await this.refresh();
+    const failed = this._runners.filter((r) => r.state === "failed");
+    if (failed.length === 0) {
+      this.log(1, "no failed runners to retry");
+      return { submitted: [] };
+    }
+    this.temporaryRunArgs = { ...temporary };
+    try {
+      await this.submit(failed);
+    } finally {
+      this.temporaryRunArgs = {};
+    }
+    return { submitted: failed.map((r) => r.name) };
+  }
+
+  /** Forget every runner's state and result (state `reset`): the next run() submits them again. */
+  resetRuns(options: DryRunOption = {}): string[] {
+    const dry = dryRunOf(options);
+    const names = this._runners
+      .filter((r) => r.state !== "created" && r.state !== "reset")
+      .map((r) => r.name);
+    if (dry) {
+      for (const n of names) this.logger(`dry run: would reset ${n}`);
+      return names;
+    }
+    for (const r of this._runners) {
+      if (!names.includes(r.name)) continue;
+      this.setAsideOldResult(r, this.folder);
+      r.token = undefined;
+      r.jobId = undefined;
+      r.setState("reset");
+    }
+    this.saveRunners(this._runners.filter((r) => names.includes(r.name)));
+    this.log(1, `reset ${names.length} runner(s)`);
+    return names;
+  }
+
+  /** Remove one runner (by position in `runners` or by name) from the Dataset and its database. */
+  removeRun(which: number | string, options: DryRunOption = {}): string {
+    const dry = dryRunOf(options);
+    const r = typeof which === "number" ? this._runners[which] : this.byName.get(which as string);
+    if (!r) {
+      throw new InvalidArgumentError(
+        "runner",
+        which,
+        `a position below ${this._runners.length} or a runner name`,
+      );
+    }
+    if (dry) {
+      this.logger(`dry run: would remove ${r.name}`);
+      return r.name;
+    }
+    this.forget([r]);
+    this.log(1, `removed ${r.name}`);
+    return r.name;
+  }
+
+  /** Remove every runner from the Dataset and its database (files are left; see wipeLocal/wipeRemote). */
+  wipeRuns(options: DryRunOption = {}): string[] {
+    const dry = dryRunOf(options);
+    const names = this._runners.map((r) => r.name);
+    if (dry) {
+      for (const n of names) this.logger(`dry run: would remove ${n}`);
+      return names;
+    }
+    this.forget([...this._runners]);
+    this.log(1, `removed ${names.length} runner(s)`);
+    return names;
+  }
+
+  private forget(runners: Runner<Args, Result>[]): void {
+    const gone = new Set(runners);
+    const all = gone.size === this._runners.length;
+    if (all) this.store.clearRunners();
+    for (const r of runners) {
+      this.byName.delete(r.name);
+      if (this.byIdentity.get(r.identity) === r) this.byIdentity.delete(r.identity);
+      this.placements.delete(r.name);
+      if (!all) this.store.removeRunner(r.index);
+    }
+    this._runners = this._runners.filter((r) => !gone.has(r));
+    for (const r of this._runners) if (!this.byIdentity.has(r.identity)) this.byIdentity.set(r.identity, r);
+  }
+
+  /** Every local staging folder of this Dataset. */
+  private localFolders(): string[] {
+    const roots = new Set<string>([resolve(String(this.runArgs.localDir))]);
+    for (const r of this._runners) roots.add(resolve(String(r.derivedRunArgs.localDir)));
+    for (const p of this.placements.values()) roots.add(p.localRoot);
+    return [...roots].map((root) => resolve(root, this.folder));
+  }
+
+  /** Delete the Dataset's staging folder(s) under localDir. */
+  wipeLocal(options: DryRunOption = {}): string[] {
+    const dry = dryRunOf(options);
+    const dirs = this.localFolders().filter((d) => existsSync(d));
+    for (const d of dirs) {
+      if (dry) this.logger(`dry run: would delete ${d}`);
+      else rmSync(d, { recursive: true, force: true });
+    }
+    return dirs;
+  }
+
+  /** Delete the Dataset's folder(s) under remoteDir on the far side, in one command. */
+  async wipeRemote(options: DryRunOption = {}): Promise<string[]> {
+    const dry = dryRunOf(options);
+    const local = this.connection.kind === "local";
+    const roots = new Set<string>([String(this.runArgs.remoteDir)]);
+    for (const r of this._runners) roots.add(String(r.derivedRunArgs.remoteDir));
+    for (const p of this.placements.values()) roots.add(p.remoteRoot);
+    const dirs = [...new Set([...roots].map((root) => `${local ? resolve(root) : root}/${this.folder}`))];
+    if (dry) {
+      for (const d of dirs) this.logger(`dry run: would delete ${this.connection.label}:${d}`);
+      return dirs;
+    }
+    await this.connection.exec(dirs.map((d) => `rm -rf -- ${shellQuote(d)}`).join("\n"));
+    return dirs;
+  }
+
+  /**
+   * Delete everything: local and remote folders, every runner and the database itself. The Dataset
+   * object cannot be used afterwards.
+   */
+  async hardReset(options: DryRunOption = {}): Promise<void> {
+    const dry = dryRunOf(options);
+    this.wipeLocal(options);
+    await this.wipeRemote(options);
+    if (dry) {
+      this.wipeRuns(options);
+      this.logger(`dry run: would delete the database ${this.store.snapshotFile}`);
+      return;
+    }
+    this.forget([...this._runners]);
+    this.store.destroy();
+    this.store.close();
+    this.log(1, `hard reset of ${this.name}: files, runners and database deleted`);
+  }
+
   // ---------------------------------------------------------------- persistence
 
   private meta(): DatasetMeta {
@@ -1081,4 +1225,18 @@ function connectOptionsOf(spec: ConnectionSpec): ConnectOptions {
     host: spec.host ?? "localhost",
     ...(transport && transport !== "cp" ? { transport } : {}),
   } as ConnectOptions;
+}
+
+export interface DryRunOption {
+  /** Print what would happen and change nothing. */
+  dryRun?: boolean;
+}
+
+function dryRunOf(options: DryRunOption): boolean {
+  if (options === null || typeof options !== "object")
+    throw new InvalidArgumentError("options", options, "an object");
+  if (options.dryRun !== undefined && typeof options.dryRun !== "boolean") {
+    throw new InvalidArgumentError("dryRun", options.dryRun, "a boolean");
+  }
+  return options.dryRun === true;
 }

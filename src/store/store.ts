@@ -221,6 +221,11 @@ export class DatasetStore<Meta, Rec extends Indexed> {
     if (recs.length) this.append({ op: "runners", recs });
   }
 
+  /** Remove every runner in one journal line. */
+  clearRunners(): void {
+    this.append({ op: "clear" });
+  }
+
   removeRunner(index: number): void {
     this.append({ op: "remove", index });
   }
