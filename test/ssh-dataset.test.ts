@@ -107,6 +107,7 @@ function hostileStrings(count: number, canary: string, seed = 7): string[] {
     "~",
     "#",
     "!",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion that must stay inert
     "${HOME}",
     "%s",
     "-n",

@@ -180,6 +180,7 @@ describe("array index and cancel", () => {
     expect(Computer.pbs({ flavour: "torque" }).arrayIndexExpr).toBe("$PBS_ARRAYID");
     expect(Computer.sge().arrayIndexExpr).toBe("$((SGE_TASK_ID-1))");
     expect(Computer.lsf().arrayIndexExpr).toBe("$((LSB_JOBINDEX-1))");
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion
     expect(Computer.bash().arrayIndexExpr).toBe("${REMOTERUN_ARRAY_INDEX:-0}");
   });
   it("cancels all jobs in one command", () => {

@@ -98,6 +98,7 @@ export function launchScript(
         `( cd -- ${q(dir)} || exit 98`,
         body,
         `) | sed 's/^/@${i} /'`,
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: bash array expansion
         'rc=${PIPESTATUS[0]}; [ "$rc" = 0 ] || exit "$rc"',
       ].join("\n"),
     ),
