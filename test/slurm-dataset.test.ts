@@ -92,7 +92,7 @@ function make<A extends Record<string, unknown>, R>(
   const localDir = join(work, `local-${n}`);
   const { conn: _c, ...rest } = options;
   const ds = new Dataset<A, R>(fn, {
-    name: `sl${n}`,
+    name: `sl${n}-${tag}`, // unique across concurrent runs of this file: job names are `<name>-<s>`
     skip: false,
     verbose: 0,
     dbDir: join(work, "db"),
@@ -139,10 +139,11 @@ function liveJobs(ids: readonly string[]): string[] {
     .filter((l) => l !== "");
 }
 
-/** Every job (any state, still known to slurmctld) with this job name prefix. */
-function jobsNamed(prefix: string): string[] {
+/** Every job (any state, still known to slurmctld) of this Dataset (job names are `<dataset>-<s>`). */
+function jobsNamed(dataset: string): string[] {
   const r = cluster.exec("squeue", ["-h", "-a", "-t", "all", "-o", "%i %j"]);
-  return r.stdout.split("\n").filter((l) => l.trim().split(/\s+/)[1]?.startsWith(prefix));
+  const own = new RegExp(`^${dataset.replace(/[.]/g, "\\.")}-\\d+$`);
+  return r.stdout.split("\n").filter((l) => own.test(l.trim().split(/\s+/)[1] ?? ""));
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -287,7 +288,9 @@ describe("Dataset over SSH through a real Slurm", () => {
       .split("\n")
       .filter((l) => l.trim() !== "");
     expect(tasks.every((l) => field(l, "ArrayJobId") === arrayId)).toBe(true);
-    expect(jobsNamed(ds.name).every((l) => l.startsWith(`${arrayId}_`))).toBe(true);
+    const named = jobsNamed(ds.name);
+    expect(named.length).toBeGreaterThan(0);
+    expect(named.every((l) => l.startsWith(`${arrayId}_`))).toBe(true);
 
     await ds.wait({ interval: 0.5, timeout: 90 });
     await ds.fetchResults();
@@ -351,7 +354,9 @@ describe("Dataset over SSH through a real Slurm", () => {
       () => liveJobs(ids).length === 0 || undefined,
       15_000,
     );
-    expect(jobsNamed(ds.name).every((l) => !/RUNNING|PENDING/.test(l))).toBe(true);
+    const named = jobsNamed(ds.name);
+    expect(named.length).toBeGreaterThan(0); // still known to slurmctld, and none of them live
+    expect(liveJobs(named.map((l) => l.split(" ")[0]))).toEqual([]);
     const rec = showJob(ids[0].split("_")[0]);
     expect(rec).toMatch(/JobState=CANCELLED/);
   });
