@@ -36,7 +36,7 @@ import {
   SerializationError,
   WaitTimeoutError,
 } from "../shared/errors.js";
-import { hashOf } from "../shared/hash.js";
+import { canonicalJson, hashOf } from "../shared/hash.js";
 import { shellQuote } from "../shared/quote.js";
 import { DatasetStore } from "../store/index.js";
 import { functionModuleSource } from "./function.js";
@@ -248,8 +248,11 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       meta: this.meta(),
       runners: this.records(),
     }));
-    // A restored database only needs the (possibly changed) Dataset settings; a new one a snapshot.
-    if (state) this.store.putMeta(this.meta());
+    // A restored database only needs the Dataset settings, and only if they changed (opening must
+    // not write: dry runs and inspection leave the files as they were); a new one a snapshot.
+    if (state) {
+      if (!sameSettings(state.meta, this.meta())) this.store.putMeta(this.meta());
+    }
     else
       this.store.writeSnapshot({ identity: this.identity, name, meta: this.meta(), runners: this.records() });
   }
@@ -1000,11 +1003,21 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
 
   // ---------------------------------------------------------------- maintenance
 
-  /** Resubmit the runners that failed (and only those), as run({ force: true }) would for them. */
-  async retryFailed(temporary: RunArgs = {}): Promise<{ submitted: string[] }> {
+  /**
+   * Resubmit the runners that failed (and only those), as run({ force: true }) would for them, with
+   * `temporary` run args. With `dryRun`, print which runners (failed as last known) would be resubmitted
+   * and change nothing: no status command, no write.
+   */
+  async retryFailed(options: RunArgs & DryRunOption = {}): Promise<{ submitted: string[] }> {
+    const dry = dryRunOf(options);
+    const { dryRun: _dryRun, ...temporary } = options;
     validateRunArgs(temporary, "retryFailed() args");
-    await this.refresh();
+    if (!dry) await this.refresh();
     const failed = this._runners.filter((r) => r.state === "failed");
+    if (dry) {
+      for (const r of failed) this.logger(`dry run: would resubmit ${r.name}`);
+      return { submitted: failed.map((r) => r.name) };
+    }
     if (failed.length === 0) {
       this.log(1, "no failed runners to retry");
       return { submitted: [] };
@@ -1194,6 +1207,13 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   private log(level: number, message: string): void {
     if (this.verbosity >= level) this.logger(message);
   }
+}
+
+/** Equal stored settings (nextIndex aside: it is derived from the runners on restore). */
+function sameSettings(stored: DatasetMeta, current: DatasetMeta): boolean {
+  const { nextIndex: _a, ...a } = stored;
+  const { nextIndex: _b, ...b } = current;
+  return canonicalJson(a) === canonicalJson(b);
 }
 
 function verbosityOf(v: unknown): number {
