@@ -1,0 +1,24 @@
+/** `remoterun cancel`: stop every in-flight runner (they are marked failed). */
+import type { Command } from "commander";
+import type { Ctx } from "../context.js";
+import { EXIT, type ExitCode } from "../exit-codes.js";
+import { list } from "./run.js";
+import type { Act } from "./types.js";
+
+export function registerCancel(program: Command, act: Act): void {
+  program
+    .command("cancel")
+    .description("stop every submitted or running runner (they become failed)")
+    .argument("[db]", "database file (default: the only *.remoterun.json here)")
+    .action(act(cancel));
+}
+
+async function cancel(ctx: Ctx, db: string | undefined): Promise<ExitCode> {
+  const ds = ctx.open(db);
+  const names = await ds.cancel();
+  ctx.print(
+    names.length ? `cancelled ${names.length} runner(s): ${list(names)}` : ctx.out.dim("nothing to cancel"),
+  );
+  await ds.close();
+  return EXIT.OK;
+}

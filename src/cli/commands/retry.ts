@@ -1,0 +1,31 @@
+/** `remoterun retry`: resubmit the failed runners, and only those. */
+import type { Command } from "commander";
+import type { Ctx } from "../context.js";
+import { EXIT, type ExitCode } from "../exit-codes.js";
+import { list } from "./run.js";
+import type { Act } from "./types.js";
+
+export function registerRetry(program: Command, act: Act): void {
+  program
+    .command("retry")
+    .description("resubmit the runners that failed (and only those)")
+    .argument("[db]", "database file (default: the only *.remoterun.json here)")
+    .option("-n, --dry-run", "print which runners would be resubmitted; change nothing")
+    .action(act(retry));
+}
+
+async function retry(ctx: Ctx, db: string | undefined, opts: { dryRun?: boolean }): Promise<ExitCode> {
+  const ds = ctx.open(db);
+  const { submitted } = await ds.retryFailed({ dryRun: opts.dryRun === true });
+  if (opts.dryRun) {
+    if (!submitted.length) ctx.print(ctx.out.dim("dry run: no failed runners to retry"));
+    return EXIT.OK;
+  }
+  ctx.print(
+    submitted.length
+      ? `resubmitted ${submitted.length} failed runner(s): ${list(submitted)}`
+      : ctx.out.dim("no failed runners to retry"),
+  );
+  await ds.close();
+  return EXIT.OK;
+}

@@ -1,0 +1,52 @@
+/** `remoterun run`: submit the runners that should run under the skip/force rules. */
+import type { Command } from "commander";
+import type { Ctx } from "../context.js";
+import { EXIT, type ExitCode, UsageError } from "../exit-codes.js";
+import type { Act } from "./types.js";
+
+interface RunOptions {
+  force?: boolean;
+  forceIgnoresSuccess?: boolean;
+}
+
+export function registerRun(program: Command, act: Act): void {
+  program
+    .command("run")
+    .description("submit the runners that have not run yet (with --force: also submitted and failed ones)")
+    .argument("[db]", "database file (default: the only *.remoterun.json here)")
+    .option("-f, --force", "resubmit runners that are submitted, running or failed")
+    .option("--force-ignores-success", "with --force, also resubmit runners that succeeded")
+    .action(act(run));
+}
+
+async function run(ctx: Ctx, db: string | undefined, opts: RunOptions): Promise<ExitCode> {
+  if (opts.forceIgnoresSuccess && !opts.force) {
+    throw new UsageError("--force-ignores-success only has an effect with --force");
+  }
+  const ds = ctx.open(db);
+  const r = await ds.run({
+    ...(opts.force ? { force: true } : {}),
+    ...(opts.forceIgnoresSuccess ? { forceIgnoresSuccess: true } : {}),
+  });
+  ctx.print(
+    r.submitted.length
+      ? `submitted ${r.submitted.length} runner(s): ${list(r.submitted)}`
+      : ctx.out.dim("no runners to submit"),
+  );
+  if (r.skipped.length) {
+    ctx.print(
+      ctx.out.dim(
+        `skipped ${r.skipped.length} runner(s) already submitted, finished or failed${opts.force ? "" : " (use --force to resubmit)"}`,
+      ),
+    );
+  }
+  await ds.close();
+  return EXIT.OK;
+}
+
+/** Names, shortened when there are many. */
+export function list(names: readonly string[], max = 10): string {
+  return names.length <= max
+    ? names.join(", ")
+    : `${names.slice(0, max).join(", ")}, … (${names.length} in all)`;
+}

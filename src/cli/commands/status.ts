@@ -1,0 +1,84 @@
+/** `remoterun status`: counts per state, a progress bar and a table of runners; live with --watch. */
+import type { Command } from "commander";
+import type { Ctx } from "../context.js";
+import { sleep } from "../context.js";
+import { EXIT, type ExitCode } from "../exit-codes.js";
+import { renderStatus, renderStatusLine, type StatusSummary, summarize, visibleWidth } from "../format.js";
+import { seconds } from "../parse.js";
+import type { Act } from "./types.js";
+
+interface StatusOptions {
+  watch?: boolean;
+  interval: number;
+  json?: boolean;
+}
+
+export function registerStatus(program: Command, act: Act): void {
+  program
+    .command("status")
+    .description("show counts per state, a progress bar and the runners (one status command)")
+    .argument("[db]", "database file (default: the only *.remoterun.json here)")
+    .option("-w, --watch", "refresh until every submitted runner has finished")
+    .option("-i, --interval <seconds>", "pause between refreshes with --watch", seconds(), 2)
+    .option("--json", "machine-readable output (with --watch: one JSON object per line)")
+    .action(act(status));
+}
+
+async function status(ctx: Ctx, db: string | undefined, opts: StatusOptions): Promise<ExitCode> {
+  const { ds, file } = ctx.openWithFile(db, { json: opts.json });
+  const snapshot = (): StatusSummary => summarize(ds.name, file, ds.runners);
+  if (!opts.watch) {
+    await ds.isFinished();
+    const s = snapshot();
+    if (opts.json) ctx.print(JSON.stringify(s, null, 2));
+    else for (const line of renderStatus(s, ctx.out, { errorWidth: errorWidth(ctx) })) ctx.print(line);
+    return EXIT.OK;
+  }
+  const live = ctx.isTTY && !opts.json;
+  const term = ctx.io.stdout;
+  let drawn = 0;
+  const restore = () => term.write("\x1b[?25h");
+  const onInt = () => {
+    restore();
+    process.exit(130);
+  };
+  if (live) {
+    term.write("\x1b[?25l");
+    process.once("SIGINT", onInt);
+  }
+  try {
+    for (;;) {
+      // allFinished() refreshes every in-flight runner with one status command.
+      const done = await ds.allFinished();
+      const s = snapshot();
+      if (opts.json) ctx.print(JSON.stringify(s));
+      else if (live) {
+        const rows = term.rows || 24;
+        const frame = renderStatus(s, ctx.out, {
+          maxRows: Math.max(3, rows - 6),
+          errorWidth: errorWidth(ctx),
+        });
+        term.write(`${drawn ? `\x1b[${drawn}F\x1b[J` : ""}${frame.join("\n")}\n`);
+        const cols = term.columns || 80;
+        drawn = frame.reduce((n, l) => n + Math.max(1, Math.ceil(visibleWidth(l) / cols)), 0);
+      } else ctx.print(renderStatusLine(s, new Date()));
+      if (done) {
+        if (!live && !opts.json) {
+          ctx.print();
+          for (const line of renderStatus(s, ctx.out)) ctx.print(line);
+        }
+        return EXIT.OK;
+      }
+      await sleep(opts.interval);
+    }
+  } finally {
+    if (live) {
+      process.removeListener("SIGINT", onInt);
+      restore();
+    }
+  }
+}
+
+function errorWidth(ctx: Ctx): number {
+  return ctx.isTTY ? Math.max(20, (ctx.io.stdout.columns || 80) - 50) : 200;
+}

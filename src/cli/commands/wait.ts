@@ -1,0 +1,59 @@
+/** `remoterun wait`: poll until every submitted runner has finished; exit 1 if any did not succeed. */
+import type { Command } from "commander";
+import type { Ctx } from "../context.js";
+import { EXIT, type ExitCode } from "../exit-codes.js";
+import { lastLine } from "../format.js";
+import { seconds } from "../parse.js";
+import { list } from "./run.js";
+import type { Act } from "./types.js";
+
+interface WaitOptions {
+  interval: number;
+  timeout?: number;
+}
+
+export function registerWait(program: Command, act: Act): void {
+  program
+    .command("wait")
+    .description("wait until every submitted runner has finished (exit 1 if any failed, 3 on timeout)")
+    .argument("[db]", "database file (default: the only *.remoterun.json here)")
+    .option("-i, --interval <seconds>", "longest pause between polls", seconds(), 1)
+    .option("-t, --timeout <seconds>", "give up after this long (exit code 3)", seconds(true))
+    .action(act(wait));
+}
+
+async function wait(ctx: Ctx, db: string | undefined, opts: WaitOptions): Promise<ExitCode> {
+  const ds = ctx.open(db);
+  try {
+    await ds.wait({
+      interval: opts.interval,
+      ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
+    });
+  } finally {
+    await ds.close();
+  }
+  return reportOutcome(ctx, ds.runners);
+}
+
+/** Print which runners did not succeed; EXIT.OK when every runner succeeded. */
+export function reportOutcome(
+  ctx: Ctx,
+  runners: readonly { name: string; state: string; error?: { message: string } | undefined }[],
+): ExitCode {
+  const ok = runners.filter((r) => r.state === "completed" || r.state === "satisfied");
+  const failed = runners.filter((r) => r.state === "failed");
+  const other = runners.filter((r) => !ok.includes(r) && !failed.includes(r));
+  if (failed.length === 0 && other.length === 0) {
+    ctx.print(ctx.out.green(`all ${runners.length} runner(s) succeeded`));
+    return EXIT.OK;
+  }
+  for (const r of failed) {
+    const why = r.error ? lastLine(r.error.message) : "error not fetched yet (remoterun fetch)";
+    ctx.warn(`${ctx.err.red("failed")} ${r.name}: ${why}`);
+  }
+  if (other.length) ctx.warn(`not run: ${list(other.map((r) => `${r.name} (${r.state})`))}`);
+  ctx.print(
+    `${ok.length} of ${runners.length} runner(s) succeeded, ${failed.length} failed${other.length ? `, ${other.length} not run` : ""}`,
+  );
+  return EXIT.RUNNERS_FAILED;
+}

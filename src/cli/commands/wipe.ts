@@ -1,0 +1,56 @@
+/** `remoterun wipe`: delete staging folders, remote folders, runners, or everything (--hard). */
+import type { Command } from "commander";
+import type { Ctx } from "../context.js";
+import { EXIT, type ExitCode, UsageError } from "../exit-codes.js";
+import type { Act } from "./types.js";
+
+interface WipeOptions {
+  local?: boolean;
+  remote?: boolean;
+  runs?: boolean;
+  hard?: boolean;
+  dryRun?: boolean;
+}
+
+export function registerWipe(program: Command, act: Act): void {
+  program
+    .command("wipe")
+    .description("delete the Dataset's files and/or runners (say what with the flags)")
+    .argument("[db]", "database file (default: the only *.remoterun.json here)")
+    .option("--local", "delete the staging folder(s) under localDir")
+    .option("--remote", "delete the folder(s) under remoteDir on the remote side")
+    .option("--runs", "remove every runner from the Dataset and its database")
+    .option("--hard", "all of the above and the database itself")
+    .option("-n, --dry-run", "print what would be deleted; change nothing")
+    .action(act(wipe));
+}
+
+async function wipe(ctx: Ctx, db: string | undefined, opts: WipeOptions): Promise<ExitCode> {
+  if (!opts.local && !opts.remote && !opts.runs && !opts.hard) {
+    throw new UsageError("say what to wipe: --local, --remote, --runs and/or --hard");
+  }
+  const dryRun = opts.dryRun === true;
+  const ds = ctx.open(db);
+  if (opts.hard) {
+    await ds.hardReset({ dryRun });
+    if (!dryRun) ctx.print(`hard reset of ${ds.name}: folders, runners and database deleted`);
+    return EXIT.OK;
+  }
+  // Folders first: where they are is known from the runners.
+  if (opts.local) {
+    const dirs = ds.wipeLocal({ dryRun });
+    if (!dryRun) for (const d of dirs) ctx.print(`deleted ${d}`);
+    if (!dirs.length) ctx.print(ctx.out.dim("no local folder to delete"));
+  }
+  if (opts.remote) {
+    const dirs = await ds.wipeRemote({ dryRun });
+    if (!dryRun) for (const d of dirs) ctx.print(`deleted ${ds.connection.label}:${d}`);
+  }
+  if (opts.runs) {
+    const names = ds.wipeRuns({ dryRun });
+    if (!dryRun) ctx.print(`removed ${names.length} runner(s)`);
+  }
+  // A dry run leaves the database exactly as it was (no save on the way out).
+  if (!dryRun) await ds.close();
+  return EXIT.OK;
+}

@@ -1,0 +1,246 @@
+/** Pure formatting for the CLI: counts per state, progress bars, tables, JSON-safe values. */
+import { RunnerFailedError } from "../index.js";
+
+/** The colour functions the formatters use (picocolors' shape; identity functions when off). */
+export interface Paint {
+  red(s: string): string;
+  green(s: string): string;
+  yellow(s: string): string;
+  cyan(s: string): string;
+  blue(s: string): string;
+  gray(s: string): string;
+  dim(s: string): string;
+  bold(s: string): string;
+}
+
+/** Lifecycle order, for counts and colours. */
+export const STATE_ORDER = [
+  "created",
+  "staged",
+  "transferred",
+  "submitted",
+  "started",
+  "completed",
+  "failed",
+  "satisfied",
+  "reset",
+] as const;
+
+export function isFinishedState(state: string): boolean {
+  return state === "completed" || state === "failed" || state === "satisfied";
+}
+
+export function isInFlightState(state: string): boolean {
+  return state === "submitted" || state === "started";
+}
+
+/** What `status` shows of one runner. */
+export interface RunnerRow {
+  name: string;
+  state: string;
+  jobId: string | null;
+  /** Last line of the runner's error output, when it failed and the error is known. */
+  error: string | null;
+}
+
+/** What `status` shows of a Dataset (also its --json output). */
+export interface StatusSummary {
+  dataset: string;
+  database: string;
+  total: number;
+  finished: number;
+  inFlight: number;
+  counts: Record<string, number>;
+  runners: RunnerRow[];
+}
+
+/** The parts of a Runner that status needs (structural, so tests can pass plain objects). */
+export interface RunnerLike {
+  name: string;
+  state: string;
+  jobId?: string | undefined;
+  error?: { message: string } | undefined;
+}
+
+export function summarize(dataset: string, database: string, runners: readonly RunnerLike[]): StatusSummary {
+  const rows: RunnerRow[] = runners.map((r) => ({
+    name: r.name,
+    state: r.state,
+    jobId: r.jobId ?? null,
+    error: r.error ? lastLine(r.error.message) : null,
+  }));
+  return {
+    dataset,
+    database,
+    total: rows.length,
+    finished: rows.filter((r) => isFinishedState(r.state)).length,
+    inFlight: rows.filter((r) => isInFlightState(r.state)).length,
+    counts: countStates(rows.map((r) => r.state)),
+    runners: rows,
+  };
+}
+
+/** Counts per state, in lifecycle order, states with no runner left out. */
+export function countStates(states: readonly string[]): Record<string, number> {
+  const n = new Map<string, number>();
+  for (const s of states) n.set(s, (n.get(s) ?? 0) + 1);
+  const known = new Set<string>(STATE_ORDER);
+  const order = [...STATE_ORDER, ...[...n.keys()].filter((s) => !known.has(s)).sort()];
+  const out: Record<string, number> = {};
+  for (const s of order) if (n.has(s)) out[s] = n.get(s)!;
+  return out;
+}
+
+export function stateColor(state: string, paint: Paint): string {
+  switch (state) {
+    case "completed":
+    case "satisfied":
+      return paint.green(state);
+    case "failed":
+      return paint.red(state);
+    case "submitted":
+    case "started":
+      return paint.yellow(state);
+    case "staged":
+    case "transferred":
+      return paint.cyan(state);
+    default:
+      return paint.dim(state);
+  }
+}
+
+/** `██████░░░░ 3/5 60%` (the numbers are always shown; the bar is `width` cells). */
+export function progressBar(done: number, total: number, width: number, paint?: Paint): string {
+  const frac = total > 0 ? Math.min(1, Math.max(0, done / total)) : 1;
+  const full = Math.round(frac * width);
+  const bar = "█".repeat(full) + "░".repeat(width - full);
+  const text = `${done}/${total} ${Math.floor(frac * 100)}%`;
+  return `${paint ? paint.green(bar.slice(0, full)) + paint.dim(bar.slice(full)) : bar} ${text}`;
+}
+
+const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
+
+export function stripAnsi(s: string): string {
+  return s.replace(ANSI, "");
+}
+
+/** Printed width (ANSI colour codes take no room). */
+export function visibleWidth(s: string): number {
+  return [...stripAnsi(s)].length;
+}
+
+/** Cut to at most `max` printed characters, with an ellipsis. */
+export function truncate(s: string, max: number): string {
+  const chars = [...s];
+  if (chars.length <= max) return s;
+  return max <= 1 ? chars.slice(0, max).join("") : `${chars.slice(0, max - 1).join("")}…`;
+}
+
+/** The last non-blank line of a text ("" when there is none). */
+export function lastLine(text: string): string {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");
+  return lines.length ? lines[lines.length - 1].trim() : "";
+}
+
+/** Left-aligned columns separated by two spaces; the last column is not padded. */
+export function table(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  paint?: Paint,
+): string[] {
+  const all = [header, ...rows];
+  const widths = header.map((_, c) => Math.max(...all.map((r) => visibleWidth(r[c] ?? ""))));
+  const line = (r: readonly string[]) =>
+    r
+      .map((cell, c) => (c === r.length - 1 ? cell : cell + " ".repeat(widths[c] - visibleWidth(cell))))
+      .join("  ")
+      .trimEnd();
+  const head = line(header);
+  return [paint ? paint.bold(head) : head, ...rows.map(line)];
+}
+
+export interface StatusRenderOptions {
+  /** Show at most this many runner rows (the rest are summarised in one line). */
+  maxRows?: number;
+  /** Cut error texts to this many characters. */
+  errorWidth?: number;
+  barWidth?: number;
+}
+
+/** Counts, progress bar and runner table of `remoterun status`. */
+export function renderStatus(s: StatusSummary, paint: Paint, options: StatusRenderOptions = {}): string[] {
+  const out: string[] = [];
+  out.push(`${paint.bold(s.dataset)} ${paint.dim(s.database)}`);
+  const counts = Object.entries(s.counts).map(([state, n]) => `${stateColor(state, paint)} ${n}`);
+  out.push(counts.length ? counts.join(paint.dim(" · ")) : paint.dim("no runners"));
+  out.push(`${progressBar(s.finished, s.total, options.barWidth ?? 30, paint)} finished`);
+  if (s.runners.length === 0) return out;
+  out.push("");
+  const max = options.maxRows ?? Number.POSITIVE_INFINITY;
+  const shown = s.runners.length > max ? s.runners.slice(0, Math.max(0, max - 1)) : s.runners;
+  const rows = shown.map((r) => [
+    r.name,
+    stateColor(r.state, paint),
+    r.jobId ?? paint.dim("-"),
+    r.error ? paint.red(truncate(r.error, options.errorWidth ?? 80)) : "",
+  ]);
+  out.push(...table(["RUNNER", "STATE", "JOB", "ERROR"], rows, paint));
+  if (shown.length < s.runners.length) out.push(paint.dim(`… ${s.runners.length - shown.length} more`));
+  return out;
+}
+
+/** One line per refresh for `status --watch` when the output is not a terminal. */
+export function renderStatusLine(s: StatusSummary, time: Date): string {
+  const counts = Object.entries(s.counts)
+    .map(([state, n]) => `${state} ${n}`)
+    .join(", ");
+  return `${time.toISOString()} ${s.finished}/${s.total} finished${counts ? ` (${counts})` : ""}`;
+}
+
+/** A result as plain JSON: failures as `{ error }`, missing results as null. */
+export function jsonResult(value: unknown): unknown {
+  if (value instanceof RunnerFailedError) return { error: value.message };
+  if (value === undefined) return null;
+  return toJsonSafe(value);
+}
+
+function toJsonSafe(value: unknown): unknown {
+  if (typeof value === "bigint") return value.toString();
+  if (value === undefined || typeof value === "function" || typeof value === "symbol") return null;
+  if (value instanceof Date) return value.toISOString();
+  if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [String(k), toJsonSafe(v)]));
+  if (value instanceof Set) return [...value].map(toJsonSafe);
+  if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<number>);
+  if (Array.isArray(value)) return value.map(toJsonSafe);
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = toJsonSafe(v);
+    return out;
+  }
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
+  return value;
+}
+
+/** A result on one line for the human-readable `results` table. */
+export function inlineValue(value: unknown, max = 100): string {
+  if (typeof value === "string") return truncate(JSON.stringify(value), max);
+  return truncate(JSON.stringify(toJsonSafe(value)) ?? String(value), max);
+}
+
+/** The `results` table: one row per runner. */
+export function renderResults(
+  runners: readonly { name: string; state: string; result: unknown }[],
+  paint: Paint,
+): string[] {
+  const rows = runners.map((r) => {
+    const v = r.result;
+    const shown =
+      v instanceof RunnerFailedError
+        ? paint.red(`error: ${truncate(v.message, 100)}`)
+        : v === undefined
+          ? paint.dim("(no result)")
+          : inlineValue(v);
+    return [r.name, stateColor(r.state, paint), shown];
+  });
+  return table(["RUNNER", "STATE", "RESULT"], rows, paint);
+}
