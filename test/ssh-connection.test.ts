@@ -588,6 +588,10 @@ describe("connect() and options", () => {
       user: server.user,
       port: server.port,
       keyfile: server.keyfile,
+      knownHostsFile: server.knownHostsFile,
+      sshOptions: ["Compression=no"],
+      timeout: 10,
+      maxRetries: 2,
       transport: "rsync",
     });
   });
