@@ -252,8 +252,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     // not write: dry runs and inspection leave the files as they were); a new one a snapshot.
     if (state) {
       if (!sameSettings(state.meta, this.meta())) this.store.putMeta(this.meta());
-    }
-    else
+    } else
       this.store.writeSnapshot({ identity: this.identity, name, meta: this.meta(), runners: this.records() });
   }
 
@@ -539,7 +538,6 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     const folder = this.folder;
     const scheduler = this.scheduler;
     const superseded = new Set(runners.filter((r) => isInFlightState(r.state)).map((r) => r.name));
-    for (const r of runners) this.setAsideOldResult(r, folder);
 
     // Runner i of each downstream Dataset follows runner i of this one.
     const positions = new Map(this._runners.map((r, i) => [r.name, i]));
@@ -567,6 +565,23 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     }
     for (const { ds } of downstream) ds.checkCanFollow(folders.values());
 
+    // Plan (render every job script header) before anything is changed, so that a template error
+    // leaves runners, results and files exactly as they were.
+    if (scheduler) {
+      for (const f of folders.values()) {
+        f.plans = upstream?.jobs
+          ? mirrorPlans(upstream, f.runners, positions, scheduler)
+          : planJobs(
+              f.runners.map((r) => ({ name: r.name, values: r.derivedRunArgs })),
+              {
+                computer: scheduler,
+                runnersPerJob: (f.runners[0].derivedRunArgs.runnersPerJob as number | undefined) ?? 1,
+              },
+            );
+      }
+    }
+    for (const r of runners) this.setAsideOldResult(r, folder);
+
     // Without a scheduler the downstream runs are started by this submission's master script, so
     // they must be staged and sent first.
     if (!scheduler) {
@@ -583,16 +598,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
         ...(upstream ? { upstream: upstream.link(positions.get(r.name)!) } : {}),
       }));
       const asynchronous = f.runners.every((r) => r.derivedRunArgs.asynchronous !== false);
-      if (scheduler) {
-        f.plans = upstream?.jobs
-          ? mirrorPlans(upstream, f.runners, positions, scheduler)
-          : planJobs(
-              f.runners.map((r) => ({ name: r.name, values: r.derivedRunArgs })),
-              {
-                computer: scheduler,
-                runnersPerJob: (f.runners[0].derivedRunArgs.runnersPerJob as number | undefined) ?? 1,
-              },
-            );
+      if (scheduler && f.plans) {
         const groups = f.plans.flatMap((p) => p.runnerNames);
         f.stager.common(token, this.functionSource, staged, { asynchronous, groups });
         f.body = this.stageJobs(f, token, upstream);

@@ -33,6 +33,7 @@ export function bashMasterScript(opts: {
     `# remoterun submission ${token} of dataset ${opts.datasetName}: ${runners} runner(s)`,
     `cd "$(dirname "$0")" || exit 1`,
     nodeFunction(opts.nodeCommand),
+    "umask 077 # results, errors and state files are private to the user",
     "mkdir -p state",
     opts.asynchronous
       ? `P=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1); [ "$P" -gt ${cap} ] && P=${cap}`
@@ -63,6 +64,7 @@ export function jobScript(opts: {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
     'cd "${SLURM_SUBMIT_DIR:-${PBS_O_WORKDIR:-${SGE_O_WORKDIR:-${LS_SUBCWD:-.}}}}" || exit 1',
     nodeFunction(opts.nodeCommand),
+    "umask 077 # results, errors and state files are private to the user",
     "mkdir -p state",
     `K=${opts.groupExpr}`,
     runtimeLine(opts.token, "$K", String(opts.groups)),

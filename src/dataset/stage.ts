@@ -37,10 +37,10 @@ export class Stager {
     readonly folder: string,
   ) {
     this.dir = resolve(localRoot, folder);
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
 
   put(name: string, text: string, mode = 0o600): void {
+    if (this.files.length === 0) mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     writeFileSync(resolve(this.dir, name), text, { mode });
     this.files.push(`${this.folder}/${name}`);
   }
