@@ -115,7 +115,10 @@ export function progressBar(done: number, total: number, width: number, paint?: 
   const full = Math.round(frac * width);
   const bar = "█".repeat(full) + "░".repeat(width - full);
   const text = `${done}/${total} ${Math.floor(frac * 100)}%`;
-  return `${paint ? paint.green(bar.slice(0, full)) + paint.dim(bar.slice(full)) : bar} ${text}`;
+  if (!paint) return `${bar} ${text}`;
+  const done_ = full ? paint.green(bar.slice(0, full)) : "";
+  const todo = full < width ? paint.dim(bar.slice(full)) : "";
+  return `${done_}${todo} ${text}`;
 }
 
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
