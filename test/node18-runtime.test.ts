@@ -1,0 +1,81 @@
+/**
+ * The remote side must run on Node 18 (HPC login nodes lag behind): the whole lifecycle, with the
+ * runtime started by a real Node 18 binary through the connection's `node` command.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect } from "../src/connection/index.js";
+import { Dataset } from "../src/dataset/index.js";
+import { RunnerFailedError } from "../src/shared/errors.js";
+import { ensureNode18, NODE18_VERSION } from "./helpers/node18.js";
+
+let node18: string;
+let tmp: string;
+
+beforeAll(() => {
+  node18 = ensureNode18();
+  tmp = mkdtempSync(join(tmpdir(), "rr-node18-"));
+}, 240_000);
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe("the runtime on Node 18", () => {
+  it("is really Node 18", () => {
+    expect(execFileSync(node18, ["--version"], { encoding: "utf8" }).trim()).toBe(`v${NODE18_VERSION}`);
+  });
+
+  it("runs sync, async, failing and downstream runners with faithful args and results", async () => {
+    const connection = connect({ kind: "local", node: node18 });
+    const dirs = {
+      dbDir: tmp,
+      localDir: join(tmp, "local"),
+      remoteDir: join(tmp, "remote"),
+      verbose: 0,
+      skip: false,
+    };
+    const up = new Dataset(
+      async ({ n, when }: { n: number; when: Date }) => {
+        if (n === 3) throw new TypeError("three is not allowed");
+        await new Promise((r) => setTimeout(r, 5));
+        return { n, version: process.version, big: BigInt(n) ** 20n, when, tags: new Set([n]), empty: [] };
+      },
+      { name: "n18up", connection, ...dirs },
+    );
+    const down = new Dataset(
+      (_args: { k: number }, ctx: { upstream?: unknown }) => ({ from: (ctx.upstream as { n: number }).n }),
+      { name: "n18down", connection, ...dirs },
+    );
+    const when = new Date("2020-02-02T02:02:02.002Z");
+    up.appendRuns(Array.from({ length: 6 }, (_, n) => ({ n, when })));
+    down.appendRuns(Array.from({ length: 6 }, (_, k) => ({ k })));
+    up.setDownstream(down as never);
+    await up.run();
+    await up.wait({ interval: 0.05, timeout: 60 });
+    await down.wait({ interval: 0.05, timeout: 60 });
+    await up.fetchResults();
+    await down.fetchResults();
+    up.results.forEach((r, n) => {
+      if (n === 3) {
+        expect(r).toBeInstanceOf(RunnerFailedError);
+        expect((r as RunnerFailedError).message).toBe("TypeError: three is not allowed");
+        return;
+      }
+      expect(r).toEqual({
+        n,
+        version: `v${NODE18_VERSION}`,
+        big: BigInt(n) ** 20n,
+        when,
+        tags: new Set([n]),
+        empty: [],
+      });
+    });
+    down.results.forEach((r, k) => {
+      if (k === 3) expect((r as RunnerFailedError).message).toMatch(/upstream runner runner-3/);
+      else expect(r).toEqual({ from: k });
+    });
+    await up.close();
+    await down.close();
+  });
+});
