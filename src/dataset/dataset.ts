@@ -517,6 +517,12 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
         if (d.submit) submit.push(r);
         else skipped.push(r.name);
       }
+      if (this.scheduler && submit.some((r) => r.derivedRunArgs.asynchronous === false)) {
+        this.log(
+          2,
+          `asynchronous: false is ignored with ${this.scheduler.name}: the scheduler decides what runs in parallel`,
+        );
+      }
       if (skipped.length)
         this.log(
           1,
