@@ -339,6 +339,48 @@ describe("remoterun CLI", () => {
     expect((await s.run("status", s.db)).code).toBe(2);
   });
 
+  it("relative localDir/remoteDir are taken relative to the database's folder, wherever the command runs", async () => {
+    const dir = join(root, `s${++seq}`);
+    mkdirSync(dir);
+    const ds = new Dataset(fromSource(SOURCES.double), {
+      name: `rel${seq}`,
+      skip: false,
+      dbDir: dir,
+      localDir: "rel-local",
+      remoteDir: "rel-remote",
+      logger: () => {},
+    });
+    ds.appendRun({ x: 21 });
+    await ds.close();
+    const db = `${ds.dbFile}.json`;
+    expect((await cli(["run", db], root)).code).toBe(0);
+    expect((await cli(["wait", db, "-i", "0.1", "-t", "30"], root)).code).toBe(0);
+    expect(JSON.parse((await cli(["results", "--json", db], root)).stdout)).toEqual([42]);
+    expect(existsSync(join(dir, "rel-local", ds.folder))).toBe(true);
+    expect(existsSync(join(dir, "rel-remote", ds.folder))).toBe(true);
+    expect(existsSync(join(root, "rel-local"))).toBe(false);
+  });
+
+  it("a remote side that cannot be reached exits 4", async () => {
+    const dir = join(root, `s${++seq}`);
+    mkdirSync(dir);
+    const ds = new Dataset(fromSource(SOURCES.double), {
+      name: `unreachable${seq}`,
+      skip: false,
+      dbDir: dir,
+      localDir: join(dir, "local"),
+      remoteDir: "rr-remote",
+      connection: { host: "127.0.0.1", port: 1, maxRetries: 0, timeout: 5 },
+      logger: () => {},
+    });
+    ds.appendRun({ x: 1 });
+    await ds.close();
+    const r = await cli(["run"], dir);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/^remoterun: error: /);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+
   it("colours only when asked for: FORCE_COLOR on, NO_COLOR and --no-color off", async () => {
     const s = await scene("double", [{ x: 1 }]);
     expect((await cli(["status"], s.dir, { FORCE_COLOR: "1" })).stdout).toContain("\x1b[");
