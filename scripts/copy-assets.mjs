@@ -5,3 +5,8 @@ mkdirSync("dist/remote", { recursive: true });
 for (const f of readdirSync("src/remote")) {
   if (f.endsWith(".mjs")) cpSync(`src/remote/${f}`, `dist/remote/${f}`);
 }
+
+// The CLI entry point is run directly (`remoterun` on PATH or ./dist/cli/main.js).
+import { chmodSync, existsSync } from "node:fs";
+
+if (existsSync("dist/cli/main.js")) chmodSync("dist/cli/main.js", 0o755);

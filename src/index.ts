@@ -21,5 +21,5 @@ export type { AppendOptions, DatasetOptions, WaitOptions } from "./dataset/index
 export { Dataset } from "./dataset/index.js";
 export { decode, encode } from "./remote/codec.mjs";
 export { defaultRunArgs, type RunArgs } from "./runargs/index.js";
-export { Runner, type RunnerState } from "./runner/index.js";
+export { isFinishedState, isInFlightState, RUNNER_STATES, Runner, type RunnerState } from "./runner/index.js";
 export * from "./shared/errors.js";

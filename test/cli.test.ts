@@ -274,10 +274,15 @@ describe("remoterun CLI", () => {
     });
     children.push(holder);
     expect(await holder.waitFor("ready")).toBe("ready 2");
-    const r = await s.run("status");
+    const r = await s.run("run");
     expect(r.code).toBe(5);
     expect(r.stderr).toMatch(/remoterun: error: database .* is in use by/);
     expect(r.stderr).not.toMatch(/^\s+at /m);
+    // status still works, read-only, from what the holder recorded
+    const seen = await s.run("status", "--json");
+    expect(seen.code).toBe(0);
+    expect(seen.stderr).toMatch(/read-only: held by process \d+/);
+    expect(JSON.parse(seen.stdout)).toMatchObject({ total: 2, counts: { created: 2 } });
     const debug = await s.run("--debug", "run");
     expect(debug.code).toBe(5);
     expect(debug.stderr).toMatch(/^\s+at /m);

@@ -1,5 +1,11 @@
 /** Pure formatting for the CLI: counts per state, progress bars, tables, JSON-safe values. */
-import { RunnerFailedError } from "../index.js";
+import {
+  isFinishedState as isFinished,
+  isInFlightState as isInFlight,
+  RUNNER_STATES,
+  RunnerFailedError,
+  type RunnerState,
+} from "../index.js";
 
 /** The colour functions the formatters use (picocolors' shape; identity functions when off). */
 export interface Paint {
@@ -14,25 +20,10 @@ export interface Paint {
 }
 
 /** Lifecycle order, for counts and colours. */
-export const STATE_ORDER = [
-  "created",
-  "staged",
-  "transferred",
-  "submitted",
-  "started",
-  "completed",
-  "failed",
-  "satisfied",
-  "reset",
-] as const;
+export const STATE_ORDER: readonly string[] = RUNNER_STATES;
 
-export function isFinishedState(state: string): boolean {
-  return state === "completed" || state === "failed" || state === "satisfied";
-}
-
-export function isInFlightState(state: string): boolean {
-  return state === "submitted" || state === "started";
-}
+const isFinishedState = (state: string) => isFinished(state as RunnerState);
+const isInFlightState = (state: string) => isInFlight(state as RunnerState);
 
 /** What `status` shows of one runner. */
 export interface RunnerRow {

@@ -25,6 +25,7 @@ import {
   phaseOf,
   Runner,
   type RunnerRecord,
+  type RunnerState,
   runnerIdentity,
 } from "../runner/index.js";
 import {
@@ -254,6 +255,32 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       if (!sameSettings(state.meta, this.meta())) this.store.putMeta(this.meta());
     } else
       this.store.writeSnapshot({ identity: this.identity, name, meta: this.meta(), runners: this.records() });
+  }
+
+  /**
+   * Read a database without opening (or locking) its Dataset: the states as last recorded by
+   * whichever process holds it. For status displays next to a running script.
+   */
+  static inspect(dbFile: string): {
+    name: string;
+    identity: string;
+    runners: { name: string; state: RunnerState; jobId?: string; error?: RunnerFailedError }[];
+  } {
+    if (typeof dbFile !== "string" || dbFile === "") {
+      throw new InvalidArgumentError("database file", dbFile, "the path of a .remoterun.json file");
+    }
+    const state = DatasetStore.peek<DatasetMeta, StoredRunner>(resolve(dbFile.replace(/\.json$/, "")));
+    if (!state) throw new InvalidArgumentError("database file", dbFile, "an existing remoterun database");
+    return {
+      name: state.name,
+      identity: state.identity,
+      runners: state.runners.map((r) => ({
+        name: r.name,
+        state: r.state,
+        ...(r.jobId !== undefined ? { jobId: r.jobId } : {}),
+        ...(r.error !== undefined ? { error: new RunnerFailedError(r.name, r.error) } : {}),
+      })),
+    };
   }
 
   /**

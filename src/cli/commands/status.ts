@@ -1,7 +1,8 @@
 /** `remoterun status`: counts per state, a progress bar and a table of runners; live with --watch. */
 import type { Command } from "commander";
+import { Dataset, DatasetLockedError } from "../../index.js";
 import type { Ctx } from "../context.js";
-import { sleep } from "../context.js";
+import { resolveDbFile, sleep } from "../context.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";
 import { renderStatus, renderStatusLine, type StatusSummary, summarize, visibleWidth } from "../format.js";
 import { seconds } from "../parse.js";
@@ -25,7 +26,14 @@ export function registerStatus(program: Command, act: Act): void {
 }
 
 async function status(ctx: Ctx, db: string | undefined, opts: StatusOptions): Promise<ExitCode> {
-  const { ds, file } = ctx.openWithFile(db, { json: opts.json });
+  let opened: ReturnType<Ctx["openWithFile"]>;
+  try {
+    opened = ctx.openWithFile(db, { json: opts.json });
+  } catch (e) {
+    if (e instanceof DatasetLockedError) return readOnlyStatus(ctx, db, opts, e);
+    throw e;
+  }
+  const { ds, file } = opened;
   const snapshot = (): StatusSummary => summarize(ds.name, file, ds.runners);
   if (!opts.watch) {
     await ds.isFinished();
@@ -81,4 +89,33 @@ async function status(ctx: Ctx, db: string | undefined, opts: StatusOptions): Pr
 
 function errorWidth(ctx: Ctx): number {
   return ctx.isTTY ? Math.max(20, (ctx.io.stdout.columns || 80) - 50) : 200;
+}
+
+/**
+ * Another process (typically the user's script, waiting) holds the Dataset: show the states it
+ * records in the database, without locking or touching it; with --watch, re-read until nothing is
+ * in flight.
+ */
+async function readOnlyStatus(
+  ctx: Ctx,
+  db: string | undefined,
+  opts: StatusOptions,
+  locked: DatasetLockedError,
+): Promise<ExitCode> {
+  const file = resolveDbFile(db, ctx.io.cwd());
+  ctx.warn(`read-only: held by ${locked.holder}; showing the states it last recorded`);
+  const read = (): StatusSummary => {
+    const view = Dataset.inspect(file);
+    return summarize(view.name, file, view.runners);
+  };
+  for (;;) {
+    const s = read();
+    const done = !opts.watch || s.inFlight === 0;
+    if (opts.json) ctx.print(JSON.stringify(s, null, opts.watch ? undefined : 2));
+    else if (done)
+      for (const line of renderStatus(s, ctx.out, { errorWidth: errorWidth(ctx) })) ctx.print(line);
+    else ctx.print(renderStatusLine(s, new Date()));
+    if (done) return EXIT.OK;
+    await sleep(opts.interval);
+  }
 }
