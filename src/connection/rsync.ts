@@ -3,7 +3,8 @@
  * files. The file list travels in a NUL-separated `--files-from` file (`--from0`), so no name is
  * ever parsed by a shell and newlines in names are harmless; `--secluded-args` (`-s`) keeps the
  * remote root away from the remote shell. The ssh command given to `-e` carries the connection's
- * options (port, user, key, control socket, known hosts), each quoted for rsync's own splitter.
+ * options (config file, port, user, key, control socket, known hosts), each quoted for rsync's own
+ * splitter.
  */
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { shellQuote } from "../shared/quote.js";

@@ -1,7 +1,7 @@
 /**
  * The "scp" fallback transport, for hosts without rsync. It streams a tar archive through the
- * connection's own ssh (same port, user, key, known hosts and control socket), which needs only
- * `tar` and `bash` on the far side:
+ * connection's own ssh (same config file, port, user, key, known hosts and control socket), which
+ * needs only `tar` and `bash` on the far side:
  *
  *   push: tar -C LOCAL --null -T LIST -cf -  |  ssh HOST bash -s   (stdin: one command line, then the archive)
  *   pull: ssh HOST bash -s (stdin: a script that tars the files that exist)  |  tar -C LOCAL -xf -

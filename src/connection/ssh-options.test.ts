@@ -1,8 +1,11 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../shared/errors.js";
+import { connect } from "./connect.js";
+import { rsyncRsh } from "./rsync.js";
+import { SshConnection } from "./ssh.js";
 import { resolveSshOptions, sshBaseArgs, sshConfigValue, sshLabel } from "./ssh-options.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rr-opts-"));
@@ -115,5 +118,46 @@ describe("sshBaseArgs", () => {
     expect(sshConfigValue("/a b/c")).toBe('"/a b/c"');
     expect(sshConfigValue('/a"b')).toBe('"/a\\"b"');
     expect(sshConfigValue("/100%")).toBe("/100%%");
+  });
+});
+
+describe("configFile (-F)", () => {
+  const cfg = join(dir, "ssh_config");
+  writeFileSync(cfg, "Host jump\n  HostName 127.0.0.1\n");
+
+  it("is resolved to an absolute path; a missing file, a folder, an odd path or a non-string is refused", () => {
+    const rel = relative(process.cwd(), cfg);
+    expect(resolveSshOptions({ host: "h", configFile: rel }).configFile).toBe(cfg);
+    expect(bad({ host: "h", configFile: join(dir, "nope") }, "configFile")).toContain("nope");
+    expect(bad({ host: "h", configFile: dir }, "configFile")).toContain(dir);
+    expect(bad({ host: "h", configFile: "" }, "configFile")).toContain('""');
+    expect(bad({ host: "h", configFile: 3 }, "configFile")).toContain("3");
+    // ssh expands % in it and hands it unquoted to a shell for jump hops: such paths are refused
+    for (const name of ["with space", "pct%h", "semi;colon", "dollar$x", "quote'"]) {
+      const odd = join(dir, name);
+      writeFileSync(odd, "");
+      expect(bad({ host: "h", configFile: odd }, "configFile")).toMatch(/shell for ProxyJump/);
+    }
+  });
+
+  it("comes first in every ssh's arguments, rsync's -e included, and only when set", () => {
+    const input = { host: "h", configFile: cfg, proxyJump: "jump", sshOptions: ["Compression=yes"] };
+    const copy = structuredClone(input);
+    const o = resolveSshOptions(input);
+    expect(input).toEqual(copy);
+    const a = sshBaseArgs(o, "/s");
+    expect(a.slice(0, 4)).toEqual(["-F", cfg, "-o", "Compression=yes"]);
+    expect(a.slice(-2)).toEqual(["-J", "jump"]);
+    expect(rsyncRsh({ sshArgs: a }).startsWith(`'ssh' '-F' '${cfg}' `)).toBe(true);
+    expect(sshBaseArgs(resolveSshOptions({ host: "h" }), "/s")).not.toContain("-F");
+  });
+
+  it("is part of toJSON(), and connect() accepts the description back", () => {
+    const c = new SshConnection({ host: "h", configFile: cfg, proxyJump: "jump" });
+    const spec = c.toJSON();
+    expect(spec).toMatchObject({ kind: "ssh", host: "h", configFile: cfg, proxyJump: "jump" });
+    expect(new SshConnection({ host: "h" }).toJSON()).not.toHaveProperty("configFile");
+    const again = connect(JSON.parse(JSON.stringify(spec))) as SshConnection;
+    expect(again.sshArgs().slice(0, 2)).toEqual(["-F", cfg]);
   });
 });

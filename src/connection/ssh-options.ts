@@ -14,8 +14,22 @@ export interface SshConnectionOptions {
   port?: number;
   /** Private key file; adds `-i FILE -o IdentitiesOnly=yes`. */
   keyfile?: string;
-  /** `-J` value: `[user@]jump[:port][,more]`. The jump hop does not receive -i/-o (OpenSSH). */
+  /**
+   * `-J` value: `[user@]jump[:port][,more]`. OpenSSH gives the jump hop none of the command-line
+   * `-i`/`-o` options (key, known hosts, strict checking...): it reads them from the ssh config
+   * files, so put the jump host's settings in a `configFile` (OpenSSH does pass `-F` on to it).
+   * A failing hop surfaces as a ConnectionError with reason 'dropped': with a persistent control
+   * master, ssh discards the hop's own error output (its message then says so).
+   */
   proxyJump?: string;
+  /**
+   * An ssh config file, passed as `-F FILE` to every ssh this connection runs (exec, rsync's `-e`,
+   * the scp/tar transport, `-O exit`) and, by OpenSSH itself, to the ssh of each ProxyJump hop.
+   * With `-F`, ssh reads neither ~/.ssh/config nor /etc/ssh/ssh_config. Must be an existing
+   * readable file; its path must not contain spaces, `%` or shell metacharacters, because OpenSSH
+   * expands `%` tokens in it and hands it unquoted to a shell when it starts a jump hop.
+   */
+  configFile?: string;
   /**
    * Extra ssh options, each an ssh_config line passed as `-o`: `["Compression=yes"]` or
    * `{ Compression: "yes" }`. They come first on the command line, so they win over our defaults.
@@ -50,6 +64,7 @@ export interface ResolvedSshOptions {
   readonly port: number | undefined;
   readonly keyfile: string | undefined;
   readonly proxyJump: string | undefined;
+  readonly configFile: string | undefined;
   readonly sshOptions: readonly string[];
   readonly knownHostsFile: string | undefined;
   readonly strictHostKeyChecking: boolean | "accept-new";
@@ -70,6 +85,7 @@ const KNOWN_KEYS = new Set([
   "port",
   "keyfile",
   "proxyJump",
+  "configFile",
   "sshOptions",
   "knownHostsFile",
   "strictHostKeyChecking",
@@ -116,6 +132,22 @@ function readableFile(name: string, v: unknown): string {
     accessSync(path, constants.R_OK);
   } catch (e) {
     throw new InvalidArgumentError(name, v, "a path to an existing readable file", (e as Error).message);
+  }
+  return path;
+}
+
+/** Characters OpenSSH's jump-hop command line survives unquoted (it runs through `sh -c`). */
+const PLAIN_PATH = /^[A-Za-z0-9_@+=:,./-]+$/;
+
+function configFilePath(v: unknown): string {
+  const path = readableFile("configFile", v);
+  if (!PLAIN_PATH.test(path)) {
+    throw new InvalidArgumentError(
+      "configFile",
+      v,
+      "a path to an existing readable file",
+      "its path may only contain letters, digits and _@+=:,./- (ssh passes it unquoted to a shell for ProxyJump hops)",
+    );
   }
   return path;
 }
@@ -180,6 +212,7 @@ export function resolveSshOptions(raw: unknown): ResolvedSshOptions {
   const keyfile = o.keyfile === undefined ? undefined : readableFile("keyfile", o.keyfile);
   const proxyJump =
     o.proxyJump === undefined ? undefined : str("proxyJump", o.proxyJump, "[user@]host[:port]", hostLike);
+  const configFile = o.configFile === undefined ? undefined : configFilePath(o.configFile);
   const knownHostsFile =
     o.knownHostsFile === undefined
       ? undefined
@@ -239,6 +272,7 @@ export function resolveSshOptions(raw: unknown): ResolvedSshOptions {
     port,
     keyfile,
     proxyJump,
+    configFile,
     sshOptions: Object.freeze(o.sshOptions === undefined ? [] : sshOptionList(o.sshOptions)),
     knownHostsFile,
     strictHostKeyChecking: shk,
@@ -262,10 +296,12 @@ export function sshConfigValue(v: string): string {
 /**
  * The ssh arguments shared by every process of one connection (exec, transports, -O exit), without
  * the destination. OpenSSH keeps the first value it sees for an option, so the user's extra
- * options come first and win; ~/.ssh/config is still read (we never pass -F).
+ * options come first and win. Command-line options beat the config file; without `configFile`
+ * ~/.ssh/config is read as usual, with it (`-F`) only that file is.
  */
 export function sshBaseArgs(o: ResolvedSshOptions, controlPath: string): string[] {
   const args: string[] = [];
+  if (o.configFile) args.push("-F", o.configFile);
   for (const line of o.sshOptions) args.push("-o", line);
   const shk =
     o.strictHostKeyChecking === true ? "yes" : o.strictHostKeyChecking === false ? "no" : "accept-new";

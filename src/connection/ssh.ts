@@ -49,6 +49,16 @@ export type { SshConnectionOptions } from "./ssh-options.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * With ControlPersist, ssh sends a ProxyJump hop's stderr to /dev/null: a failed hop (refused, host
+ * key, auth) shows only as the proxy peer "UNKNOWN port 65535" closing. Say so, and how to see why.
+ */
+function jumpHint(o: ResolvedSshOptions, message: string, stderr: string): string {
+  if (!o.proxyJump || !/closed by UNKNOWN port 65535/.test(stderr)) return message;
+  const f = o.configFile ? ` -F ${o.configFile}` : "";
+  return `${message}; the ProxyJump hop ${o.proxyJump} failed and ssh hides its reason while a control master persists (try: ssh${f} ${o.proxyJump} true)`;
+}
+
 export class SshConnection implements Connection {
   readonly kind = "ssh" as const;
   readonly label: string;
@@ -145,7 +155,12 @@ export class SshConnection implements Connection {
             await sleep(this.options.retryDelayMs * 2 ** attempt);
             continue;
           }
-          throw new ConnectionError(this.label, why, reasonMessage(why, stderr), stderr);
+          throw new ConnectionError(
+            this.label,
+            why,
+            jumpHint(this.options, reasonMessage(why, stderr), stderr),
+            stderr,
+          );
         }
         // Started but its status never came back: the connection died under it. Never re-run.
         if (envelope.status === null) {
@@ -234,6 +249,7 @@ export class SshConnection implements Connection {
     if (o.port !== undefined) spec.port = o.port;
     if (o.keyfile !== undefined) spec.keyfile = o.keyfile;
     if (o.proxyJump !== undefined) spec.proxyJump = o.proxyJump;
+    if (o.configFile !== undefined) spec.configFile = o.configFile;
     if (o.knownHostsFile !== undefined) spec.knownHostsFile = o.knownHostsFile;
     if (o.strictHostKeyChecking !== true) spec.strictHostKeyChecking = o.strictHostKeyChecking;
     if (o.sshOptions.length) spec.sshOptions = [...o.sshOptions];

@@ -4,7 +4,7 @@ import { describeFailure, type ProcessResult, type RunOptions } from "./process.
 import { classifySshStderr, reasonMessage } from "./ssh-errors.js";
 
 export interface TransportContext {
-  /** ssh options shared by the connection (port, user, key, control socket, known hosts...). */
+  /** ssh options shared by the connection (-F config file, port, user, key, control socket...). */
   readonly sshArgs: readonly string[];
   /** The destination as ssh sees it. */
   readonly host: string;

@@ -47,6 +47,8 @@ export interface ConnectionSpec {
   port?: number;
   keyfile?: string;
   proxyJump?: string;
+  /** ssh config file given to every ssh as `-F` (absolute path). */
+  configFile?: string;
   transport?: "rsync" | "scp" | "cp";
   knownHostsFile?: string;
   strictHostKeyChecking?: boolean | "accept-new";
