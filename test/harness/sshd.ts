@@ -14,6 +14,10 @@
  * it is /usr/bin/node already; when it is not, the harness symlinks the running node into
  * /usr/local/bin (root only, only if that name is free) and checks `ssh user@host node --version`.
  *
+ * `listenAddress` and `netns` place the server elsewhere: on another local address, or inside a
+ * network namespace (`ip netns exec NS sshd ...`, see test/harness/netns.ts), where it may be
+ * unreachable from the test process; readiness is then read from sshd's log ("Server listening").
+ *
  * Failure is loud: any step that fails throws with the tail of sshd's log. Tests never skip.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
@@ -78,10 +82,19 @@ export interface StartSshdOptions {
   checkNode?: boolean;
   /** Extra sshd_config lines. */
   extraConfig?: string[];
+  /** Address to listen on (default 127.0.0.1); known_hosts and connectionOptions() follow it. */
+  listenAddress?: string;
+  /**
+   * Run sshd inside this existing network namespace (`ip netns exec NS`, root only). The port is
+   * then not probed from here (it may be unreachable); sshd's "Server listening" log line is awaited.
+   * Combine with `checkNode: false` when the address is unreachable from the test process.
+   */
+  netns?: string;
 }
 
 export async function startSshd(options: StartSshdOptions = {}): Promise<SshdServer> {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: install openssh-server`);
+  const addr = options.listenAddress ?? ADDR;
   const isRoot = process.getuid?.() === 0;
   const user = isRoot ? TEST_USER : userInfo().username;
   if (isRoot) {
@@ -110,9 +123,9 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdSer
     const port = await freePort();
     await writeFile(
       configFile,
-      sshdConfig({ port, dir, hostKey, authorizedKeys, extra: options.extraConfig }),
+      sshdConfig({ port, addr, dir, hostKey, authorizedKeys, extra: options.extraConfig }),
     );
-    await writeFile(knownHostsFile, `[${ADDR}]:${port} ${hostPub}\n`);
+    await writeFile(knownHostsFile, `[${addr}]:${port} ${hostPub}\n`);
     await rm(logFile, { force: true });
     try {
       await run(SSHD, ["-t", "-f", configFile]);
@@ -120,10 +133,14 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdSer
       await rm(dir, { recursive: true, force: true });
       throw new Error(`sshd rejects its config: ${(e as { stderr?: string }).stderr ?? e}`);
     }
-    const child = spawn(SSHD, ["-D", "-f", configFile, "-E", logFile], { stdio: "ignore", detached: true });
+    const sshdArgv = [SSHD, "-D", "-f", configFile, "-E", logFile];
+    // `ip netns exec` enters the namespace and execs sshd: the child's pid is sshd's own.
+    const argv = options.netns ? ["ip", "netns", "exec", options.netns, ...sshdArgv] : sshdArgv;
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: "ignore", detached: true });
     child.unref();
     try {
-      await waitForPort(port, child, 5000);
+      if (options.netns) await waitForLog(logFile, child, 5000);
+      else await waitForPort(addr, port, child, 5000);
     } catch (e) {
       lastError = e;
       await killChild(child);
@@ -131,10 +148,10 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdSer
       if (/Address already in use|Cannot bind any address/i.test(log)) continue; // port clash: retry
       await rm(dir, { recursive: true, force: true });
       throw new Error(
-        `sshd did not start on ${ADDR}:${port}: ${(e as Error).message}\n--- sshd.log ---\n${log}`,
+        `sshd did not start on ${addr}:${port}: ${(e as Error).message}\n--- sshd.log ---\n${log}`,
       );
     }
-    const server = makeServer({ dir, port, user, keyfile, knownHostsFile, logFile, child });
+    const server = makeServer({ addr, dir, port, user, keyfile, knownHostsFile, logFile, child });
     if (options.checkNode !== false) {
       try {
         await ensureRemoteNode(server);
@@ -151,6 +168,7 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdSer
 
 function sshdConfig(p: {
   port: number;
+  addr: string;
   dir: string;
   hostKey: string;
   authorizedKeys: string;
@@ -158,7 +176,7 @@ function sshdConfig(p: {
 }) {
   return [
     `Port ${p.port}`,
-    `ListenAddress ${ADDR}`,
+    `ListenAddress ${p.addr}`,
     `HostKey ${p.hostKey}`,
     `PidFile ${join(p.dir, "sshd.pid")}`,
     `AuthorizedKeysFile ${p.authorizedKeys}`,
@@ -182,6 +200,7 @@ function sshdConfig(p: {
 }
 
 function makeServer(p: {
+  addr: string;
   dir: string;
   port: number;
   user: string;
@@ -193,7 +212,7 @@ function makeServer(p: {
   const pid = p.child.pid!;
   let stopped = false;
   return {
-    host: ADDR,
+    host: p.addr,
     port: p.port,
     user: p.user,
     keyfile: p.keyfile,
@@ -202,7 +221,7 @@ function makeServer(p: {
     dir: p.dir,
     logFile: p.logFile,
     connectionOptions: () => ({
-      host: ADDR,
+      host: p.addr,
       port: p.port,
       user: p.user,
       keyfile: p.keyfile,
@@ -255,9 +274,9 @@ function freePort(): Promise<number> {
   });
 }
 
-function canConnect(port: number): Promise<boolean> {
+function canConnect(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = createConnection({ host: ADDR, port });
+    const sock = createConnection({ host, port });
     sock.once("connect", () => {
       sock.destroy();
       resolve(true);
@@ -266,7 +285,12 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+async function waitForPort(
+  host: string,
+  port: number,
+  child: ChildProcess,
+  timeoutMs: number,
+): Promise<void> {
   let exited: string | null = null;
   child.once("exit", (code, sig) => {
     exited = `sshd exited with ${sig ?? `code ${code}`}`;
@@ -274,10 +298,25 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (exited) throw new Error(exited);
-    if (await canConnect(port)) return;
+    if (await canConnect(host, port)) return;
     await sleep(20);
   }
   throw new Error(`port ${port} did not accept connections within ${timeoutMs} ms`);
+}
+
+/** Wait for sshd's "Server listening on ADDR port N." line (it logs it once the socket listens). */
+async function waitForLog(logFile: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  let exited: string | null = null;
+  child.once("exit", (code, sig) => {
+    exited = `sshd exited with ${sig ?? `code ${code}`}`;
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(exited);
+    if (/^Server listening on /m.test(tail(logFile, 50))) return;
+    await sleep(20);
+  }
+  throw new Error(`sshd did not log "Server listening" within ${timeoutMs} ms`);
 }
 
 function isSshd(pid: number): boolean {
