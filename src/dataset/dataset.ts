@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import {
   Computer,
@@ -53,6 +54,7 @@ import {
 } from "./options.js";
 import {
   bashMasterScript,
+  collectedResultsScript,
   detachMaster,
   jobScript,
   launchScript,
@@ -979,7 +981,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
    */
   async fetchResults(): Promise<(Result | RunnerFailedError | undefined)[]> {
     await this.refresh();
-    const folder = datasetFolder(this.name, this.identity);
+    const folder = this.folder;
     const todo = this._runners.filter(
       (r) =>
         (r.state === "completed" && r.resultText === undefined) ||
@@ -993,31 +995,65 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       if (!groups.has(key)) groups.set(key, { p, runners: [] });
       groups.get(key)!.runners.push(r);
     }
+    if (groups.size === 0) return this.results;
+
+    // One command reads the collected result lines of every submission concerned.
+    const sources = [...groups.values()].flatMap(({ p, runners }) =>
+      [...new Set(runners.map((r) => r.token!))].map((token) => ({
+        dir: `${p.remoteRoot}/${folder}`,
+        token,
+      })),
+    );
+    const res = await this.connection.exec(collectedResultsScript(sources));
+    const lines = new Map<string, string>();
+    for (const line of res.stdout.split("\n")) {
+      const m = /^\{"token":"([^"]+)","name":"([^"]+)"/.exec(line);
+      if (m) lines.set(`${m[1]}\0${m[2]}`, line);
+    }
+
     for (const { p, runners } of groups.values()) {
-      const files = runners.map(
-        (r) => `${folder}/${r.state === "completed" ? resultFile(r.name) : errorFile(r.name)}`,
-      );
-      await this.connection.pull(p.remoteRoot, p.localRoot, files);
-      for (const r of runners) this.readFetched(r, resolve(p.localRoot, folder));
+      const dir = resolve(p.localRoot, folder);
+      const copies: [string, string][] = [];
+      const missing: Runner<Args, Result>[] = [];
+      for (const r of runners) {
+        const line = lines.get(`${r.token}\0${r.name}`);
+        if (line === undefined) {
+          missing.push(r);
+          continue;
+        }
+        this.applyFetched(r, parseDoc(line));
+        copies.push([resolve(dir, r.state === "failed" ? errorFile(r.name) : resultFile(r.name)), line]);
+      }
+      // Local copies of what was fetched, beside the staged files.
+      await writeFilesParallel(dir, copies);
+      // Lines can be missing (a runtime of an older version, a damaged file): the runners' own files.
+      if (missing.length) {
+        const files = missing.map(
+          (r) => `${folder}/${r.state === "completed" ? resultFile(r.name) : errorFile(r.name)}`,
+        );
+        await this.connection.pull(p.remoteRoot, p.localRoot, files);
+        for (const r of missing) {
+          const file = resolve(dir, r.state === "completed" ? resultFile(r.name) : errorFile(r.name));
+          let text: string | undefined;
+          try {
+            text = readFileSync(file, "utf8");
+          } catch {
+            text = undefined;
+          }
+          this.applyFetched(r, text === undefined ? undefined : parseDoc(text));
+        }
+      }
     }
     this.saveRunners(todo);
     return this.results;
   }
 
-  private readFetched(r: Runner<Args, Result>, dir: string): void {
+  /** Take a fetched result or error document, if it belongs to the runner's current submission. */
+  private applyFetched(r: Runner<Args, Result>, doc: FetchedDoc | undefined): void {
     const isResult = r.state === "completed";
-    const file = resolve(dir, isResult ? resultFile(r.name) : errorFile(r.name));
-    let doc: { token?: string; result?: unknown; stderr?: string } | undefined;
-    try {
-      doc = JSON.parse(readFileSync(file, "utf8"));
-    } catch {
-      doc = undefined;
-    }
-    if (!doc || doc.token !== r.token) {
-      const why = `${isResult ? "result" : "error"} file of submission ${r.token} is missing or stale`;
-      r.errorText = why;
-      r.result = new RunnerFailedError(r.name, why);
-      r.setState("failed");
+    if (!doc || doc.token !== r.token || (isResult ? !("result" in doc) : doc.stderr === undefined)) {
+      const why = `${isResult ? "result" : "error"} of submission ${r.token} is missing or stale`;
+      this.markFailed(r, why);
       return;
     }
     if (isResult) {
@@ -1298,4 +1334,34 @@ function dryRunOf(options: DryRunOption): boolean {
     throw new InvalidArgumentError("dryRun", options.dryRun, "a boolean");
   }
   return options.dryRun === true;
+}
+
+interface FetchedDoc {
+  token?: string;
+  name?: string;
+  result?: unknown;
+  stderr?: string;
+}
+
+function parseDoc(text: string): FetchedDoc | undefined {
+  try {
+    const doc = JSON.parse(text) as FetchedDoc;
+    return doc && typeof doc === "object" ? doc : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Write many small files with bounded parallelism (thousands of results come back at once). */
+async function writeFilesParallel(dir: string, files: [string, string][]): Promise<void> {
+  if (files.length === 0) return;
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  let next = 0;
+  const lane = async () => {
+    while (next < files.length) {
+      const [file, text] = files[next++];
+      await writeFile(file, text, { mode: 0o600 });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(16, files.length) }, lane));
 }

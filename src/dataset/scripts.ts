@@ -137,3 +137,8 @@ export function statusScript(folders: { dir: string; token: string }[], schedule
     "",
   ].join("\n");
 }
+
+/** One command that prints the collected result/error lines of the given submissions. */
+export function collectedResultsScript(sources: { dir: string; token: string }[]): string {
+  return `${sources.map(({ dir, token }) => `cat -- ${q(dir)}/results/${token}.*.jsonl 2>/dev/null`).join("\n")}\ntrue\n`;
+}

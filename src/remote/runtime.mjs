@@ -49,7 +49,9 @@ async function main() {
   const mine = selectRunners(batch, k, p);
 
   mkdirSync("state", { recursive: true });
+  mkdirSync("results", { recursive: true });
   const stateFd = openSync(`state/${batch.token}.${k}.log`, "a");
+  collectedFd = openSync(`results/${batch.token}.${k}.jsonl`, "a");
   /** @param {string} name @param {string} state */
   const mark = (name, state) => writeSync(stateFd, `${batch.token}\t${name}\t${state}\t${Date.now()}\n`);
 
@@ -65,6 +67,7 @@ async function main() {
       mark(r.name, "failed");
     }
     closeSync(stateFd);
+    closeSync(collectedFd);
     return;
   }
 
@@ -84,6 +87,20 @@ async function main() {
   }
   process.chdir(here);
   closeSync(stateFd);
+  closeSync(collectedFd);
+}
+
+/**
+ * Every result and error of this process is also appended, one JSON line each, to
+ * `results/<token>.<k>.jsonl`, so that fetching costs one read per process instead of one file per
+ * runner. The line is written before the runner's terminal state line.
+ * @type {number}
+ */
+let collectedFd = -1;
+
+/** @param {string} line */
+function collect(line) {
+  if (collectedFd >= 0) writeSync(collectedFd, `${line}\n`);
 }
 
 /**
@@ -118,10 +135,9 @@ async function runOne(batch, here, fn, r, mark) {
     const ctx = { name: r.name };
     if (r.upstream) ctx.upstream = readUpstream(here, r.upstream);
     const value = await fn(args, ctx);
-    writeAtomic(
-      ownFile(`${base}.result.json`, base, batch.token),
-      `{"token":${JSON.stringify(batch.token)},"result":${encode(value, "result")}}`,
-    );
+    const doc = `{"token":${JSON.stringify(batch.token)},"name":${JSON.stringify(r.name)},"result":${encode(value, "result")}}`;
+    writeOwned(ownFile(`${base}.result.json`, base, batch.token), doc);
+    collect(doc);
     mark(r.name, "completed");
   } catch (e) {
     writeError(batch.token, r.name, e, here);
@@ -148,7 +164,9 @@ function setAside(file, token) {
 /** @param {string} token @param {string} name @param {unknown} e @param {string} [here] */
 function writeError(token, name, e, here = process.cwd()) {
   const base = resolve(here, name);
-  writeAtomic(ownFile(`${base}.error.json`, base, token), JSON.stringify({ token, stderr: formatError(e) }));
+  const doc = JSON.stringify({ token, name, stderr: formatError(e) });
+  writeOwned(ownFile(`${base}.error.json`, base, token), doc);
+  collect(doc);
 }
 
 /**
@@ -157,9 +175,11 @@ function writeError(token, name, e, here = process.cwd()) {
  * @param {string} file @param {string} base @param {string} token
  */
 function ownFile(file, base, token) {
+  const marker = `${base}.current`;
+  if (!existsSync(marker)) return file; // the common case: never superseded, no exception thrown
   let current;
   try {
-    current = readFileSync(`${base}.current`, "utf8");
+    current = readFileSync(marker, "utf8");
   } catch {
     return file;
   }
@@ -177,6 +197,15 @@ function formatError(e) {
     return [...frames, ...head].join("\n");
   }
   return `Error: thrown value ${String(e)}`;
+}
+
+/**
+ * Results and errors are written in place: nobody reads them before the runner's terminal state
+ * line, which comes after the write, and a resubmission moves an old file aside first.
+ * @param {string} file @param {string} text
+ */
+function writeOwned(file, text) {
+  writeFileSync(file, text);
 }
 
 /** @param {string} file @param {string} text */
