@@ -343,3 +343,30 @@ describe("remote environment", () => {
     await ds.close();
   });
 });
+
+describe("privacy", () => {
+  for (const transport of ["rsync", "scp"] as const) {
+    it(`staged files, results and folders are private to the user on both sides (${transport})`, async () => {
+      const d = dirs(`private-${transport}`);
+      const connection = ssh({ transport });
+      const ds = new Dataset(identity, { name: "private", skip: false, verbose: 0, connection, ...d });
+      ds.appendRun({ secret: 1 });
+      await ds.run();
+      await ds.wait({ interval: 0.1, timeout: 30 });
+      await ds.fetchResults();
+      const remote = `${d.remoteDir}/${ds.folder}`;
+      const modes = await connection.exec(
+        `cd -- '${remote}' && stat -c '%a %n' . function.mjs runtime.mjs runner-0.result.json results/*.jsonl state/*.log`,
+      );
+      for (const line of modes.stdout.trim().split("\n")) {
+        const [mode, name] = line.split(" ");
+        expect(`${name} ${mode}`).toBe(`${name} ${name === "." ? "700" : "600"}`);
+      }
+      const { statSync, readdirSync } = await import("node:fs");
+      const local = join(d.localDir, ds.folder);
+      expect(statSync(local).mode & 0o777).toBe(0o700);
+      for (const f of readdirSync(local)) expect([f, statSync(join(local, f)).mode & 0o077]).toEqual([f, 0]);
+      await ds.close();
+    });
+  }
+});

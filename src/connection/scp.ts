@@ -40,7 +40,8 @@ export const scpTransport: Transport = {
         },
       });
       const q = shellQuote(root);
-      const prelude = `mkdir -p -- ${q} && cd -- ${q} && exec tar -xf -\n`;
+      // umask 077: folders tar creates on the way are private, as they are locally (files keep their own modes).
+      const prelude = `mkdir -p -- ${q} && cd -- ${q} && umask 077 && exec tar -xf -\n`;
       const ssh = ctx.run("ssh", [...ctx.sshArgs, "--", ctx.host, "bash -s"], {
         input: prelude,
         inputStream: tarOut,
