@@ -66,4 +66,5 @@ ds.results.forEach((r, i) => {
 });
 const failed = ds.errors.filter(Boolean).length;
 console.log(`\n${ds.results.length - failed} succeeded, ${failed} failed; database: ${ds.dbFile}.json`);
+console.log(`inspect it from the shell: node dist/cli/main.js status ${work}`);
 await ds.close();
