@@ -1,16 +1,8 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
-import { basename, dirname, resolve } from "node:path";
-import {
-  Computer,
-  type ComputerOptions,
-  type PlannedSubmission,
-  planJobs,
-  type SubmitOptions,
-} from "../computer/index.js";
-import { type ConnectOptions, connect } from "../connection/index.js";
-import type { Connection, ConnectionSpec } from "../connection/types.js";
-import { decode, encode } from "../remote/codec.mjs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { basename, resolve } from "node:path";
+import type { Computer } from "../computer/index.js";
+import type { Connection } from "../connection/types.js";
+import { decode } from "../remote/codec.mjs";
 import {
   decideAppend,
   decideSubmit,
@@ -20,31 +12,16 @@ import {
   updateRunArgsOn,
   validateRunArgs,
 } from "../runargs/index.js";
-import {
-  isFinishedState,
-  isInFlightState,
-  phaseOf,
-  Runner,
-  type RunnerRecord,
-  type RunnerState,
-  runnerIdentity,
-} from "../runner/index.js";
-import {
-  CommandError,
-  InvalidArgumentError,
-  RemoteEnvironmentError,
-  RunnerFailedError,
-  SchedulerError,
-  SerializationError,
-  WaitTimeoutError,
-} from "../shared/errors.js";
-import { canonicalJson, hashOf } from "../shared/hash.js";
+import { isFinishedState, isInFlightState, phaseOf, Runner, runnerIdentity } from "../runner/index.js";
+import { InvalidArgumentError, type RunnerFailedError } from "../shared/errors.js";
+import { hashOf } from "../shared/hash.js";
 import { shellQuote } from "../shared/quote.js";
 import { DatasetStore } from "../store/index.js";
-import { functionModuleSource } from "./function.js";
-import { datasetFolder, errorFile, isValidName, masterScript, newToken, resultFile } from "./layout.js";
+import { fetchFinished, setAsideOldResult } from "./fetch.js";
+import { type Fn, fromSource, sourceOf } from "./function.js";
+import type { Follower, SubmissionHost } from "./internals.js";
+import { datasetFolder, isValidName } from "./layout.js";
 import {
-  APPEND_OWN_KEYS,
   type AppendOptions,
   DATASET_OWN_KEYS,
   type DatasetOptions,
@@ -52,99 +29,21 @@ import {
   splitOptions,
   type WaitOptions,
 } from "./options.js";
+import type { UpstreamSubmission } from "./plans.js";
 import {
-  bashMasterScript,
-  collectedResultsScript,
-  detachMaster,
-  jobScript,
-  launchScript,
-  NODE_MISSING_EXIT,
-  STATUS_MARKER,
-  statusScript,
-} from "./scripts.js";
-import { type StagedRunner, Stager } from "./stage.js";
-import { parseStateLines } from "./status.js";
+  type DatasetMeta,
+  type InspectedDatabase,
+  inspectDatabase,
+  type Placement,
+  type StoredRunner,
+  sameSettings,
+  storedDataset,
+} from "./records.js";
+import { submit } from "./submission.js";
+import { cancel, refresh, waitUntil } from "./tracking.js";
+import { appendInput, type DryRunOption, datasetSettings, dryRunOf } from "./validate.js";
 
-/** What the database keeps about the Dataset itself. */
-interface DatasetMeta {
-  runArgs: RunArgs;
-  nextIndex: number;
-  /** The function as shipped (lets Dataset.open() and the CLI work without the user's code). */
-  functionSource?: string;
-  connection?: ConnectionSpec;
-  computer?: ComputerOptions;
-}
-
-/** Marks a function given as module source (Dataset.open), not as a JavaScript function. */
-const FROM_SOURCE = Symbol("remoterun.functionSource");
-type SourceCarrier = { [FROM_SOURCE]: string };
-
-/** Where a runner's files went for its current submission (temporary run args are not kept). */
-interface Placement {
-  localRoot: string;
-  remoteRoot: string;
-  slot: number;
-}
-
-type StoredRunner = RunnerRecord & { placement?: Placement };
-
-/** One (localDir, remoteDir) pair of a submission: one transfer, one part of the launch command. */
-interface Folder<Args extends Record<string, unknown>, Result> {
-  localRoot: string;
-  remoteRoot: string;
-  runners: Runner<Args, Result>[];
-  stager: Stager;
-  /** Jobs planned for a scheduler (with their ids once submitted). */
-  plans?: (PlannedSubmission & { jobId?: string })[];
-  /** Shell text that starts this folder's runs ("" when an upstream's master starts them). */
-  body: string;
-}
-
-/** What a downstream Dataset needs to know to follow an upstream submission. */
-interface UpstreamSubmission {
-  token: string;
-  remoteRoot: string;
-  /** Master pid of the upstream submission without scheduler (its process group runs ours too). */
-  pid?: string;
-  /** The upstream's jobs, to mirror them one to one with dependencies. */
-  jobs?: { runnerNames: string[][]; array: boolean; jobId: string }[];
-  byPosition: Map<number, { name: string }>;
-  /** Where the runner at this position finds its upstream result. */
-  link(position: number): { file: string; token: string; name: string };
-}
-
-/** "123_4" → "123" (array task → array job); "pid:42" and plain ids unchanged. */
-function baseJobId(id: string | undefined): string | undefined {
-  if (id === undefined) return undefined;
-  return id.startsWith("pid:") ? id : id.replace(/_\d+$/, "");
-}
-
-/**
- * Plan a downstream submission as the mirror image of its upstream's jobs: task t of job s runs the
- * runners whose upstream runners ran in task t of upstream job s, so that per-task dependencies hold.
- */
-function mirrorPlans<Args extends Record<string, unknown>, Result>(
-  upstream: UpstreamSubmission,
-  runners: Runner<Args, Result>[],
-  positions: Map<string, number>,
-  computer: Computer,
-): PlannedSubmission[] {
-  const upPosition = new Map([...upstream.byPosition].map(([pos, r]) => [r.name, pos]));
-  const downAt = new Map(runners.map((r) => [positions.get(r.name)!, r]));
-  return upstream.jobs!.map((job) => {
-    const runnerNames = job.runnerNames.map((names) =>
-      names.map((n) => downAt.get(upPosition.get(n) ?? -1)?.name).filter((n): n is string => n !== undefined),
-    );
-    const first = runners.find((r) => runnerNames.some((g) => g.includes(r.name)));
-    const header = first ? computer.render(first.derivedRunArgs, first.name) : computer.render({}, undefined);
-    return { header, runnerNames, array: job.array };
-  });
-}
-
-type Fn<Args, Result> = (
-  args: Args,
-  context: { name: string; upstream?: unknown },
-) => Result | Promise<Result>;
+export type { DryRunOption } from "./validate.js";
 
 /**
  * A function plus many runs of it. Runs are staged, transferred, submitted, tracked and fetched in
@@ -178,55 +77,27 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   private lazySummary: { appended: number; skipped: number; forced: number } | undefined;
   /** Whether this Dataset was restored from an existing database. */
   readonly restored: boolean;
+  /** What the submission, tracking and fetching modules see of this Dataset (see makeInternals). */
+  private readonly internals: SubmissionHost<Args, Result>;
 
   constructor(fn: Fn<Args, Result>, options: DatasetOptions = {}) {
     if (options === null || typeof options !== "object" || Array.isArray(options)) {
       throw new InvalidArgumentError("Dataset options", options, "an object");
     }
-    const carried = fn as unknown as Partial<SourceCarrier> | null;
-    this.functionSource =
-      carried && typeof carried === "object" && typeof carried[FROM_SOURCE] === "string"
-        ? carried[FROM_SOURCE]
-        : functionModuleSource(fn);
+    this.functionSource = sourceOf(fn);
     const { own, runArgs } = splitOptions(options, DATASET_OWN_KEYS);
-    const name = own.name ?? "dataset";
-    if (typeof name !== "string" || !isValidName(name)) {
-      throw new InvalidArgumentError(
-        "Dataset name",
-        name,
-        "letters, digits, '.', '_' or '-' (at most 128, not starting with '.' or '-')",
-      );
-    }
-    if (own.skip !== undefined && typeof own.skip !== "boolean")
-      throw new InvalidArgumentError("skip", own.skip, "a boolean");
-    if (own.force !== undefined && typeof own.force !== "boolean")
-      throw new InvalidArgumentError("force", own.force, "a boolean (ignored at Dataset creation)");
-    validateRunArgs(runArgs, "Dataset run args");
-    this.verbosity = verbosityOf(own.verbose);
-    if (own.logger !== undefined && typeof own.logger !== "function") {
-      throw new InvalidArgumentError("logger", own.logger, "a function that takes a message");
-    }
-    this.logger = own.logger ?? ((m: string) => console.log(m));
-    const connection = own.connection ?? own.url;
-    this.connection = isConnection(connection) ? connection : connect(connection as ConnectOptions);
-    if (own.computer !== undefined && !(own.computer instanceof Computer)) {
-      throw new InvalidArgumentError("computer", own.computer, "a Computer (e.g. Computer.slurm())");
-    }
-    this.computer = own.computer;
-    const extra = own.extraFilesSend ?? [];
-    if (
-      !Array.isArray(extra) ||
-      extra.some((f) => typeof f !== "string" || !existsSync(f) || !statSync(f).isFile())
-    ) {
-      throw new InvalidArgumentError("extraFilesSend", extra, "an array of paths of existing files");
-    }
-    this.extraFilesSend = [...extra];
-    const dbDir = own.dbDir ?? process.cwd();
-    if (typeof dbDir !== "string" || dbDir === "")
-      throw new InvalidArgumentError("dbDir", dbDir, "a folder path");
-
+    const { name, verbosity, logger, connection, computer, extraFilesSend, dbDir } = datasetSettings(
+      own,
+      runArgs,
+    );
+    this.verbosity = verbosity;
+    this.logger = logger;
+    this.connection = connection;
+    this.computer = computer;
+    this.extraFilesSend = extraFilesSend;
     this.name = name;
     this.identity = hashOf({ function: this.functionSource, name });
+    this.internals = this.makeInternals();
     mkdirSync(dbDir, { recursive: true });
     this.dbFile = resolve(dbDir, `${datasetFolder(name, this.identity)}.remoterun`);
     const { store, state } = DatasetStore.open<DatasetMeta, StoredRunner>(this.dbFile, this.identity, {
@@ -263,26 +134,8 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
    * Read a database without opening (or locking) its Dataset: the states as last recorded by
    * whichever process holds it. For status displays next to a running script.
    */
-  static inspect(dbFile: string): {
-    name: string;
-    identity: string;
-    runners: { name: string; state: RunnerState; jobId?: string; error?: RunnerFailedError }[];
-  } {
-    if (typeof dbFile !== "string" || dbFile === "") {
-      throw new InvalidArgumentError("database file", dbFile, "the path of a .remoterun.json file");
-    }
-    const state = DatasetStore.peek<DatasetMeta, StoredRunner>(resolve(dbFile.replace(/\.json$/, "")));
-    if (!state) throw new InvalidArgumentError("database file", dbFile, "an existing remoterun database");
-    return {
-      name: state.name,
-      identity: state.identity,
-      runners: state.runners.map((r) => ({
-        name: r.name,
-        state: r.state,
-        ...(r.jobId !== undefined ? { jobId: r.jobId } : {}),
-        ...(r.error !== undefined ? { error: new RunnerFailedError(r.name, r.error) } : {}),
-      })),
-    };
+  static inspect(dbFile: string): InspectedDatabase {
+    return inspectDatabase(dbFile);
   }
 
   /**
@@ -294,29 +147,12 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     dbFile: string,
     options: Pick<DatasetOptions, "connection" | "url" | "logger" | "verbose"> = {},
   ): Dataset<Record<string, unknown>, unknown> {
-    if (typeof dbFile !== "string" || dbFile === "") {
-      throw new InvalidArgumentError("database file", dbFile, "the path of a .remoterun.json file");
-    }
-    const base = resolve(dbFile.replace(/\.json$/, ""));
-    const state = DatasetStore.peek<DatasetMeta, StoredRunner>(base);
-    if (!state) throw new InvalidArgumentError("database file", dbFile, "an existing remoterun database");
-    const meta = state.meta;
-    if (!meta?.functionSource) {
-      throw new InvalidArgumentError("database file", dbFile, "a database that records its function");
-    }
-    const connection =
-      options.connection ?? options.url ?? (meta.connection ? connectOptionsOf(meta.connection) : undefined);
-    const opts: DatasetOptions = {
-      name: state.name,
-      dbDir: dirname(base),
-      connection,
-      ...(meta.computer ? { computer: new Computer(meta.computer) } : {}),
-      ...(options.logger ? { logger: options.logger } : {}),
-      ...(options.verbose !== undefined ? { verbose: options.verbose } : {}),
-    };
-    const carrier: SourceCarrier = { [FROM_SOURCE]: meta.functionSource };
-    const ds = new Dataset(carrier as unknown as Fn<Record<string, unknown>, unknown>, opts);
-    if (ds.identity !== state.identity) {
+    const stored = storedDataset(dbFile, options);
+    const ds = new Dataset(
+      fromSource<Record<string, unknown>, unknown>(stored.functionSource),
+      stored.options,
+    );
+    if (ds.identity !== stored.identity) {
       throw new InvalidArgumentError(
         "database file",
         dbFile,
@@ -396,24 +232,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   private pendingWrites: StoredRunner[] = [];
 
   private appendOne(args: Args, options: AppendOptions): { runner: Runner<Args, Result>; added: boolean } {
-    if (options === null || typeof options !== "object")
-      throw new InvalidArgumentError("appendRun options", options, "an object");
-    if (args === null || typeof args !== "object" || Array.isArray(args)) {
-      throw new InvalidArgumentError("appendRun args", args, "an object of named function arguments");
-    }
-    const { own, runArgs } = splitOptions(options, APPEND_OWN_KEYS);
-    for (const k of ["skip", "force", "lazy", "quiet"] as const) {
-      if (own[k] !== undefined && typeof own[k] !== "boolean")
-        throw new InvalidArgumentError(`appendRun ${k}`, own[k], "a boolean");
-    }
-    validateRunArgs(runArgs, "Runner run args");
-    let encodedArgs: string;
-    try {
-      encodedArgs = encode(args, "args");
-    } catch (e) {
-      const err = e as Error & { path?: string; value?: unknown; reason?: string };
-      throw new SerializationError(err.path ?? "args", err.value, err.reason ?? err.message);
-    }
+    const { own, runArgs, encodedArgs } = appendInput(args, options);
     let index = this.nextIndex;
     // A default name never collides with a custom one (e.g. a runner named "runner-1" by hand).
     if (own.name == null) while (this.byName.has(`runner-${index}`)) index++;
@@ -479,11 +298,14 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
 
   /** Forget the runners after the first `n` (undoing a failed bulk append). */
   private truncateRunners(n: number): void {
-    for (const r of this._runners.splice(n)) {
-      this.byName.delete(r.name);
-      if (this.byIdentity.get(r.identity) === r) this.byIdentity.delete(r.identity);
-      this.placements.delete(r.name);
-    }
+    for (const r of this._runners.splice(n)) this.unindex(r);
+  }
+
+  /** Drop a runner from the lookups (not from the list). */
+  private unindex(r: Runner<Args, Result>): void {
+    this.byName.delete(r.name);
+    if (this.byIdentity.get(r.identity) === r) this.byIdentity.delete(r.identity);
+    this.placements.delete(r.name);
   }
 
   // ---------------------------------------------------------------- dependencies
@@ -568,373 +390,60 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     }
   }
 
-  private async submit(runners: Runner<Args, Result>[], upstream?: UpstreamSubmission): Promise<void> {
-    const token = upstream?.token ?? newToken();
-    const folder = this.folder;
-    const scheduler = this.scheduler;
-    const superseded = new Set(runners.filter((r) => isInFlightState(r.state)).map((r) => r.name));
-
-    // Runner i of each downstream Dataset follows runner i of this one.
-    const positions = new Map(this._runners.map((r, i) => [r.name, i]));
-    const downstream = this.downstream.map((ds) => ({
-      ds,
-      runners: runners.map((r) => ds.runners[positions.get(r.name)!]).filter((r) => r !== undefined),
-    }));
-
-    const folders = new Map<string, Folder<Args, Result>>();
-    for (const r of runners) {
-      const d = r.derivedRunArgs;
-      const localRoot = resolve(String(d.localDir));
-      const remoteRoot =
-        this.connection.kind === "local" ? resolve(String(d.remoteDir)) : String(d.remoteDir);
-      const key = `${localRoot}\0${remoteRoot}`;
-      if (!folders.has(key))
-        folders.set(key, {
-          localRoot,
-          remoteRoot,
-          runners: [],
-          stager: new Stager(localRoot, folder),
-          body: "",
-        });
-      folders.get(key)!.runners.push(r);
-    }
-    for (const { ds } of downstream) ds.checkCanFollow(folders.values());
-
-    // Plan (render every job script header) before anything is changed, so that a template error
-    // leaves runners, results and files exactly as they were.
-    if (scheduler) {
-      for (const f of folders.values()) {
-        f.plans = upstream?.jobs
-          ? mirrorPlans(upstream, f.runners, positions, scheduler)
-          : planJobs(
-              f.runners.map((r) => ({ name: r.name, values: r.derivedRunArgs })),
-              {
-                computer: scheduler,
-                runnersPerJob: (f.runners[0].derivedRunArgs.runnersPerJob as number | undefined) ?? 1,
-              },
-            );
-      }
-    }
-    for (const r of runners) this.setAsideOldResult(r, folder);
-
-    // Without a scheduler the downstream runs are started by this submission's master script, so
-    // they must be staged and sent first.
-    if (!scheduler) {
-      for (const { ds, runners: rs } of downstream)
-        if (rs.length) await ds.submit(rs, this.upstreamInfo(token, runners, folders));
-    }
-
-    for (const f of folders.values()) {
-      const staged: StagedRunner[] = f.runners.map((r) => ({
-        name: r.name,
-        args: r.args,
-        runDir: r.derivedRunArgs.runDir as string | undefined,
-        ...(superseded.has(r.name) ? { supersedes: true } : {}),
-        ...(upstream ? { upstream: upstream.link(positions.get(r.name)!) } : {}),
-      }));
-      const asynchronous = f.runners.every((r) => r.derivedRunArgs.asynchronous !== false);
-      if (scheduler && f.plans) {
-        const groups = f.plans.flatMap((p) => p.runnerNames);
-        f.stager.common(token, this.functionSource, staged, { asynchronous, groups });
-        f.body = this.stageJobs(f, token, upstream);
-        const slotOf = new Map(groups.flatMap((names, k) => names.map((n) => [n, k] as const)));
-        for (const r of f.runners)
-          this.placements.set(r.name, {
-            localRoot: f.localRoot,
-            remoteRoot: f.remoteRoot,
-            slot: slotOf.get(r.name)!,
-          });
-      } else {
-        f.stager.common(token, this.functionSource, staged, { asynchronous });
-        const then = downstream
-          .filter((d) => d.runners.length)
-          .map((d) => `../${d.ds.folder}/${masterScript(token)}`);
-        f.stager.put(
-          masterScript(token),
-          bashMasterScript({
-            token,
-            runners: f.runners.length,
-            asynchronous,
-            maxProcesses: f.runners[0].derivedRunArgs.maxProcesses as number | undefined,
-            nodeCommand: this.connection.nodeCommand,
-            datasetName: this.name,
-            then,
-          }),
-          0o700,
-        );
-        f.body = upstream ? "" : detachMaster(token);
-        f.runners.forEach((r, slot) => {
-          this.placements.set(r.name, { localRoot: f.localRoot, remoteRoot: f.remoteRoot, slot });
-        });
-      }
-      f.stager.extra(this.extraFilesSend);
-      for (const r of f.runners) {
-        r.token = token;
-        r.jobId = undefined;
-        r.setState("staged");
-      }
-    }
-    this.saveRunners(runners);
-
-    for (const f of folders.values()) {
-      await this.connection.push(f.localRoot, f.remoteRoot, f.stager.files);
-      for (const r of f.runners) r.setState("transferred");
-    }
-    this.saveRunners(runners);
-
-    const launching = [...folders.values()].filter((f) => f.body !== "");
-    if (launching.length) {
-      const script = launchScript(
-        this.connection.nodeCommand,
-        launching.map((f) => ({ dir: `${f.remoteRoot}/${folder}`, body: f.body })),
-        !scheduler,
-      );
-      const res = await this.connection.exec(script, { allowFailure: true });
-      if (res.exitCode === NODE_MISSING_EXIT) {
-        throw new RemoteEnvironmentError(
-          `${this.connection.label}: ${res.stderr.trim() || "node is not available"}; install Node.js >= 18 there or set the connection's node command`,
-        );
-      }
-      if (res.exitCode !== 0) {
-        for (const r of runners) r.setState("created");
-        this.saveRunners(runners);
-        throw scheduler
-          ? new SchedulerError(
-              `submission to ${scheduler.name} failed: ${res.stderr.trim() || res.stdout.trim()}`,
-              res.stdout + res.stderr,
-            )
-          : new CommandError("launch", res, "submission");
-      }
-      this.recordJobIds(launching, res.stdout);
-    } else if (upstream?.pid) {
-      for (const r of runners) r.jobId = upstream.pid;
-    }
-    const now = Date.now();
-    for (const r of runners) r.setState("submitted", now);
-    this.saveRunners(runners);
-    this.log(
-      1,
-      `submitted ${runners.length} runner(s) of ${this.name} to ${this.connection.label}${scheduler ? ` through ${scheduler.name}` : ""}`,
-    );
-
-    if (scheduler) {
-      for (const { ds, runners: rs } of downstream)
-        if (rs.length) await ds.submit(rs, this.upstreamInfo(token, runners, folders));
-    }
+  private submit(runners: Runner<Args, Result>[], upstream?: UpstreamSubmission): Promise<void> {
+    return submit(this.internals, runners, upstream);
   }
 
-  /** Write the job scripts of every planned job and return the text that submits them all. */
-  private stageJobs(f: Folder<Args, Result>, token: string, upstream?: UpstreamSubmission): string {
-    const scheduler = this.scheduler!;
-    let offset = 0;
-    const lines: string[] = [];
-    f.plans!.forEach((plan, s) => {
-      const count = plan.runnerNames.length;
-      const script = `job-${token}-${s}.sh`;
-      f.stager.put(
-        script,
-        jobScript({
-          header: plan.header,
-          token,
-          nodeCommand: this.connection.nodeCommand,
-          groupExpr: plan.array ? `$((${offset} + ${scheduler.arrayIndexExpr}))` : String(offset),
-          groups: f.plans!.reduce((n, p) => n + p.runnerNames.length, 0),
-        }),
-        0o700,
-      );
-      const pattern = plan.array ? scheduler.outputIndexPattern : undefined;
-      const log = `job-${token}-${s}${pattern ? `-${pattern}` : ""}`;
-      const up = upstream?.jobs?.[s];
-      const opts: SubmitOptions = {
-        script,
-        jobName: `${this.name}-${s}`,
-        stdout: `${log}.out`,
-        stderr: `${log}.err`,
-        ...(plan.array ? { arrayCount: count } : {}),
-        ...(up ? (up.array && plan.array ? { afterCorresponding: up.jobId } : { afterOk: [up.jobId] }) : {}),
-      };
-      lines.push(`id=$( ${scheduler.submitSnippet(opts)} ) || exit $?`, `echo "job ${s} $id"`);
-      offset += count;
-    });
-    return lines.join("\n");
-  }
-
-  /** Parse `@<folder> pid <pid>` / `@<folder> job <s> <id>` lines of the launch command. */
-  private recordJobIds(launching: Folder<Args, Result>[], stdout: string): void {
-    const scheduler = this.scheduler;
-    for (const line of stdout.split("\n")) {
-      const m = /^@(\d+) (pid|job) (\S+)(?: (\S+))?$/.exec(line.trim());
-      if (!m) continue;
-      const f = launching[Number(m[1])];
-      if (!f) continue;
-      if (m[2] === "pid") {
-        for (const r of f.runners) r.jobId = `pid:${m[3]}`;
-        continue;
-      }
-      const plan = f.plans?.[Number(m[3])];
-      if (!plan || !scheduler) continue;
-      const id = scheduler.parseJobId(m[4] ?? "");
-      plan.jobId = id;
-      plan.runnerNames.forEach((names, t) => {
-        for (const n of names) {
-          const r = f.runners.find((x) => x.name === n);
-          if (r) r.jobId = plan.array ? `${id}_${t}` : id;
-        }
-      });
-    }
-  }
-
-  /** What a downstream Dataset needs to follow this submission. */
-  private upstreamInfo(
-    token: string,
-    runners: Runner<Args, Result>[],
-    folders: Map<string, Folder<Args, Result>>,
-  ): UpstreamSubmission {
-    const positions = new Map(this._runners.map((r, i) => [r.name, i]));
-    const byPosition = new Map(runners.map((r) => [positions.get(r.name)!, r]));
-    const first = [...folders.values()][0];
-    const folder = this.folder;
-    const plans = first.plans;
+  /** This Dataset as a submission of its upstream sees it. */
+  private asFollower(): Follower {
+    const ds = this as unknown as Dataset<Record<string, unknown>, unknown>;
     return {
-      token,
-      remoteRoot: first.remoteRoot,
-      pid: runners[0]?.jobId?.startsWith("pid:") ? runners[0].jobId : undefined,
-      jobs: plans?.map((p) => ({ runnerNames: p.runnerNames, array: p.array, jobId: p.jobId ?? "" })),
-      byPosition,
-      link: (downPosition: number) => {
-        const upName = byPosition.get(downPosition)?.name ?? `runner at position ${downPosition}`;
-        return { file: `../${folder}/${resultFile(upName)}`, token, name: upName };
-      },
+      name: this.name,
+      folder: this.folder,
+      remoteRoot:
+        this.connection.kind === "local"
+          ? resolve(String(this.runArgs.remoteDir))
+          : String(this.runArgs.remoteDir),
+      runners: ds.runners,
+      submit: (runners, upstream) => ds.submit(runners, upstream),
     };
   }
 
-  /** A downstream Dataset must put its files beside its upstream's (results are read as ../<folder>/...). */
-  private checkCanFollow(upFolders: Iterable<{ remoteRoot: string }>): void {
-    const mine =
-      this.connection.kind === "local"
-        ? resolve(String(this.runArgs.remoteDir))
-        : String(this.runArgs.remoteDir);
-    for (const f of upFolders) {
-      if (f.remoteRoot !== mine) {
-        throw new InvalidArgumentError(
-          `remoteDir of downstream dataset ${this.name}`,
-          mine,
-          `the upstream's remoteDir ${f.remoteRoot}`,
-        );
-      }
-    }
-  }
-
-  /** Before a resubmission, move the fetched result aside locally and forget it in memory. */
-  private setAsideOldResult(r: Runner<Args, Result>, folder: string): void {
-    const p = this.placements.get(r.name);
-    if (p && r.token) {
-      for (const f of [resultFile(r.name), errorFile(r.name)]) {
-        const file = resolve(p.localRoot, folder, f);
-        if (existsSync(file)) renameSync(file, `${file}.stale-${r.token}`);
-      }
-    }
-    r.result = undefined;
-    r.resultText = undefined;
-    r.errorText = undefined;
+  /** The live view of this Dataset that the submission, tracking and fetching modules work on. */
+  private makeInternals(): SubmissionHost<Args, Result> {
+    const runners = () => this._runners;
+    const downstream = () => this.downstream.map((ds) => ds.asFollower());
+    return {
+      name: this.name,
+      folder: this.folder,
+      connection: this.connection,
+      scheduler: this.scheduler,
+      functionSource: this.functionSource,
+      extraFilesSend: this.extraFilesSend,
+      placements: this.placements,
+      get runners() {
+        return runners();
+      },
+      get downstream() {
+        return downstream();
+      },
+      saveRunners: (rs) => this.saveRunners(rs),
+      log: (level, message) => this.log(level, message),
+    };
   }
 
   // ---------------------------------------------------------------- tracking
 
-  /**
-   * Update every in-flight runner in one remote command: the scheduler's view of the jobs (when there
-   * is a scheduler) and the state lines the runs wrote. The runs' own lines win; the scheduler's view
-   * only turns runners whose job died without a word (timeout, cancel, node failure) into failures.
-   */
-  private async refresh(): Promise<void> {
-    const folder = this.folder;
-    const inFlight = this._runners.filter((r) => isInFlightState(r.state) && r.token);
-    if (inFlight.length === 0) return;
-    const wanted = new Map<string, { token: string; slot: number }>();
-    const folders = new Map<string, { dir: string; token: string }>();
-    for (const r of inFlight) {
-      const p = this.placements.get(r.name);
-      if (!p) continue;
-      wanted.set(r.name, { token: r.token!, slot: p.slot });
-      const dir = `${p.remoteRoot}/${folder}`;
-      folders.set(`${dir}\0${r.token}`, { dir, token: r.token! });
-    }
-    const scheduler = this.scheduler;
-    const jobIds = scheduler
-      ? [...new Set(inFlight.map((r) => baseJobId(r.jobId)).filter((id) => id !== undefined))]
-      : [];
-    const res = await this.connection.exec(
-      statusScript([...folders.values()], jobIds.length ? scheduler!.statusScript(jobIds) : undefined),
-    );
-    const cut = res.stdout.indexOf(STATUS_MARKER);
-    const schedulerView = scheduler && cut > 0 ? scheduler.parseStatus(res.stdout.slice(0, cut)) : new Map();
-    const updates = parseStateLines(
-      cut >= 0 ? res.stdout.slice(cut + STATUS_MARKER.length) : res.stdout,
-      wanted,
-    );
-    const changed: Runner<Args, Result>[] = [];
-    for (const r of inFlight) {
-      const u = updates.get(r.name);
-      if (u && u.state !== r.state) {
-        r.setState(u.state, u.time);
-        if (u.crash) this.markFailed(r, u.crash);
-        changed.push(r);
-      }
-      if (!isInFlightState(r.state) || !r.jobId) continue;
-      const job = schedulerView.get(r.jobId) ?? schedulerView.get(baseJobId(r.jobId) ?? "");
-      if (!job) continue;
-      if (job.state === "failed") {
-        const why = /Dependency/.test(job.reason ?? "")
-          ? `upstream runner did not succeed, so the scheduler will never start this job (${job.reason})`
-          : `job ${r.jobId} ended by the scheduler: ${job.reason ?? job.raw}`;
-        this.markFailed(r, why);
-        changed.push(r);
-      } else if (job.state === "completed") {
-        // The scheduler's view was read before the state lines: a finished job wrote its lines by then.
-        this.markFailed(r, `job ${r.jobId} ended (${job.raw}) without the runner reporting a result`);
-        changed.push(r);
-      } else if (job.state === "running" && r.state === "submitted") {
-        r.setState("started");
-        changed.push(r);
-      }
-    }
-    this.saveRunners([...new Set(changed)]);
-    const never =
-      inFlight.length && jobIds.length
-        ? [...new Set(changed.filter((r) => /never start/.test(r.errorText ?? "")).map((r) => r.jobId!))]
-        : [];
-    // Jobs that wait for a dependency that can never be met would sit in the queue forever.
-    if (never.length && scheduler)
-      await this.connection.exec(scheduler.cancelScript(never), { allowFailure: true });
-  }
-
-  private markFailed(r: Runner<Args, Result>, why: string): void {
-    r.setState("failed");
-    r.errorText = why;
-    r.result = new RunnerFailedError(r.name, why);
+  private refresh(): Promise<void> {
+    return refresh(this.internals);
   }
 
   /**
    * Stop every in-flight runner: one scheduler cancel (or one kill of the master process groups)
    * for all of them. Cancelled runners are marked failed. Returns the names cancelled.
    */
-  async cancel(): Promise<string[]> {
-    await this.refresh();
-    const inFlight = this._runners.filter((r) => isInFlightState(r.state));
-    if (inFlight.length === 0) return [];
-    const scheduler = this.scheduler;
-    const ids = [...new Set(inFlight.map((r) => baseJobId(r.jobId)).filter((id) => id !== undefined))];
-    let script: string;
-    if (scheduler) script = scheduler.cancelScript(ids);
-    else {
-      const pids = ids.map((id) => id.replace(/^pid:/, "")).filter((p) => /^\d+$/.test(p));
-      script = `for p in ${pids.join(" ")}; do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done; true`;
-    }
-    await this.connection.exec(script, { allowFailure: true });
-    for (const r of inFlight) this.markFailed(r, "cancelled");
-    this.saveRunners(inFlight);
-    this.log(1, `cancelled ${inFlight.length} runner(s)`);
-    return inFlight.map((r) => r.name);
+  cancel(): Promise<string[]> {
+    return cancel(this.internals);
   }
 
   /** For every runner: has it finished (completed, failed or fetched)? One remote command. */
@@ -951,119 +460,23 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
 
   /** Poll until every submitted runner has finished; WaitTimeoutError after `timeout` seconds. */
   async wait(options: WaitOptions = {}): Promise<void> {
-    const interval = options.interval ?? 1;
-    const timeout = options.timeout;
-    if (typeof interval !== "number" || !(interval > 0))
-      throw new InvalidArgumentError("wait interval", interval, "a positive number of seconds");
-    if (timeout !== undefined && (typeof timeout !== "number" || !(timeout >= 0))) {
-      throw new InvalidArgumentError("wait timeout", timeout, "a number of seconds >= 0");
-    }
-    const t0 = Date.now();
-    let pause = Math.min(0.02, interval);
-    for (;;) {
-      if (await this.allFinished()) return;
-      const elapsed = (Date.now() - t0) / 1000;
-      if (timeout !== undefined && elapsed >= timeout) {
-        throw new WaitTimeoutError(
-          timeout,
-          this._runners.filter((r) => isInFlightState(r.state)).map((r) => r.name),
-        );
-      }
-      const left = timeout === undefined ? pause : Math.min(pause, Math.max(0, timeout - elapsed));
-      await new Promise((res) => setTimeout(res, left * 1000));
-      pause = Math.min(interval, pause * 2);
-    }
+    await waitUntil(
+      () => this.allFinished(),
+      () => this._runners.filter((r) => isInFlightState(r.state)).map((r) => r.name),
+      options,
+    );
   }
 
   /**
    * Bring back results and errors of every finished runner not yet fetched: one transfer per
    * folder. Results are accepted only if they carry the token of the runner's current submission.
+  /**
+   * Bring back results and errors of every finished runner not yet fetched: one transfer per
+   * folder. Results are accepted only if they carry the token of the runner's current submission.
    */
   async fetchResults(): Promise<(Result | RunnerFailedError | undefined)[]> {
-    await this.refresh();
-    const folder = this.folder;
-    const todo = this._runners.filter(
-      (r) =>
-        (r.state === "completed" && r.resultText === undefined) ||
-        (r.state === "failed" && r.errorText === undefined),
-    );
-    const groups = new Map<string, { p: Placement; runners: Runner<Args, Result>[] }>();
-    for (const r of todo) {
-      const p = this.placements.get(r.name);
-      if (!p) continue;
-      const key = `${p.localRoot}\0${p.remoteRoot}`;
-      if (!groups.has(key)) groups.set(key, { p, runners: [] });
-      groups.get(key)!.runners.push(r);
-    }
-    if (groups.size === 0) return this.results;
-
-    // One command reads the collected result lines of every submission concerned.
-    const sources = [...groups.values()].flatMap(({ p, runners }) =>
-      [...new Set(runners.map((r) => r.token!))].map((token) => ({
-        dir: `${p.remoteRoot}/${folder}`,
-        token,
-      })),
-    );
-    const res = await this.connection.exec(collectedResultsScript(sources));
-    const lines = new Map<string, string>();
-    for (const line of res.stdout.split("\n")) {
-      const m = /^\{"token":"([^"]+)","name":"([^"]+)"/.exec(line);
-      if (m) lines.set(`${m[1]}\0${m[2]}`, line);
-    }
-
-    for (const { p, runners } of groups.values()) {
-      const dir = resolve(p.localRoot, folder);
-      const copies: [string, string][] = [];
-      const missing: Runner<Args, Result>[] = [];
-      for (const r of runners) {
-        const line = lines.get(`${r.token}\0${r.name}`);
-        if (line === undefined) {
-          missing.push(r);
-          continue;
-        }
-        this.applyFetched(r, parseDoc(line));
-        copies.push([resolve(dir, r.state === "failed" ? errorFile(r.name) : resultFile(r.name)), line]);
-      }
-      // Local copies of what was fetched, beside the staged files.
-      await writeFilesParallel(dir, copies);
-      // Lines can be missing (a runtime of an older version, a damaged file): the runners' own files.
-      if (missing.length) {
-        const files = missing.map(
-          (r) => `${folder}/${r.state === "completed" ? resultFile(r.name) : errorFile(r.name)}`,
-        );
-        await this.connection.pull(p.remoteRoot, p.localRoot, files);
-        for (const r of missing) {
-          const file = resolve(dir, r.state === "completed" ? resultFile(r.name) : errorFile(r.name));
-          let text: string | undefined;
-          try {
-            text = readFileSync(file, "utf8");
-          } catch {
-            text = undefined;
-          }
-          this.applyFetched(r, text === undefined ? undefined : parseDoc(text));
-        }
-      }
-    }
-    this.saveRunners(todo);
+    await fetchFinished(this.internals);
     return this.results;
-  }
-
-  /** Take a fetched result or error document, if it belongs to the runner's current submission. */
-  private applyFetched(r: Runner<Args, Result>, doc: FetchedDoc | undefined): void {
-    const isResult = r.state === "completed";
-    if (!doc || doc.token !== r.token || (isResult ? !("result" in doc) : doc.stderr === undefined)) {
-      const why = `${isResult ? "result" : "error"} of submission ${r.token} is missing or stale`;
-      this.markFailed(r, why);
-      return;
-    }
-    if (isResult) {
-      r.resultText = JSON.stringify(doc.result);
-      r.result = decode(r.resultText) as Result;
-      r.setState("satisfied");
-    } else {
-      r.errorText = doc.stderr ?? "";
-      r.result = new RunnerFailedError(r.name, r.errorText);
-    }
   }
 
   /** Results in runner order: the value, a RunnerFailedError for failures, undefined when not fetched. */
@@ -1118,7 +531,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     }
     for (const r of this._runners) {
       if (!names.includes(r.name)) continue;
-      this.setAsideOldResult(r, this.folder);
+      setAsideOldResult(r, this.placements.get(r.name), this.folder);
       r.token = undefined;
       r.jobId = undefined;
       r.setState("reset");
@@ -1166,9 +579,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     const all = gone.size === this._runners.length;
     if (all) this.store.clearRunners();
     for (const r of runners) {
-      this.byName.delete(r.name);
-      if (this.byIdentity.get(r.identity) === r) this.byIdentity.delete(r.identity);
-      this.placements.delete(r.name);
+      this.unindex(r);
       if (!all) this.store.removeRunner(r.index);
     }
     this._runners = this._runners.filter((r) => !gone.has(r));
@@ -1282,86 +693,4 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   private log(level: number, message: string): void {
     if (this.verbosity >= level) this.logger(message);
   }
-}
-
-/** Equal stored settings (nextIndex aside: it is derived from the runners on restore). */
-function sameSettings(stored: DatasetMeta, current: DatasetMeta): boolean {
-  const { nextIndex: _a, ...a } = stored;
-  const { nextIndex: _b, ...b } = current;
-  return canonicalJson(a) === canonicalJson(b);
-}
-
-function verbosityOf(v: unknown): number {
-  if (v === undefined) return 1;
-  if (v === true) return 2;
-  if (v === false) return 0;
-  if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
-  throw new InvalidArgumentError("verbose", v, "a boolean or a whole number >= 0");
-}
-
-function isConnection(c: unknown): c is Connection {
-  const o = c as Connection;
-  return (
-    !!o &&
-    typeof o === "object" &&
-    typeof o.exec === "function" &&
-    typeof o.push === "function" &&
-    typeof o.pull === "function"
-  );
-}
-
-/** Turn a stored connection description back into connect() options. */
-function connectOptionsOf(spec: ConnectionSpec): ConnectOptions {
-  if (spec.kind === "local") return spec.node ? { kind: "local", node: spec.node } : { kind: "local" };
-  const { kind: _kind, transport, ...rest } = spec;
-  return {
-    kind: "ssh",
-    ...rest,
-    host: spec.host ?? "localhost",
-    ...(transport && transport !== "cp" ? { transport } : {}),
-  } as ConnectOptions;
-}
-
-export interface DryRunOption {
-  /** Print what would happen and change nothing. */
-  dryRun?: boolean;
-}
-
-function dryRunOf(options: DryRunOption): boolean {
-  if (options === null || typeof options !== "object")
-    throw new InvalidArgumentError("options", options, "an object");
-  if (options.dryRun !== undefined && typeof options.dryRun !== "boolean") {
-    throw new InvalidArgumentError("dryRun", options.dryRun, "a boolean");
-  }
-  return options.dryRun === true;
-}
-
-interface FetchedDoc {
-  token?: string;
-  name?: string;
-  result?: unknown;
-  stderr?: string;
-}
-
-function parseDoc(text: string): FetchedDoc | undefined {
-  try {
-    const doc = JSON.parse(text) as FetchedDoc;
-    return doc && typeof doc === "object" ? doc : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Write many small files with bounded parallelism (thousands of results come back at once). */
-async function writeFilesParallel(dir: string, files: [string, string][]): Promise<void> {
-  if (files.length === 0) return;
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  let next = 0;
-  const lane = async () => {
-    while (next < files.length) {
-      const [file, text] = files[next++];
-      await writeFile(file, text, { mode: 0o600 });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(16, files.length) }, lane));
 }

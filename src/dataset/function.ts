@@ -45,3 +45,27 @@ function asExpression(src: string): string | undefined {
   }
   return undefined;
 }
+
+/** The Dataset's function: called with its runner's args and a context. */
+export type Fn<Args, Result> = (
+  args: Args,
+  context: { name: string; upstream?: unknown },
+) => Result | Promise<Result>;
+
+/** Marks a function given as module source (Dataset.open), not as a JavaScript function. */
+const FROM_SOURCE = Symbol("remoterun.functionSource");
+type SourceCarrier = { [FROM_SOURCE]: string };
+
+/** Stands for a function already turned into module source (what a database records). */
+export function fromSource<Args, Result>(source: string): Fn<Args, Result> {
+  const carrier: SourceCarrier = { [FROM_SOURCE]: source };
+  return carrier as unknown as Fn<Args, Result>;
+}
+
+/** The module source of a function, or the source a fromSource() stand-in carries. */
+export function sourceOf(fn: unknown): string {
+  const carried = fn as Partial<SourceCarrier> | null;
+  return carried && typeof carried === "object" && typeof carried[FROM_SOURCE] === "string"
+    ? carried[FROM_SOURCE]
+    : functionModuleSource(fn);
+}

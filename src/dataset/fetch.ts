@@ -1,0 +1,153 @@
+import { existsSync, readFileSync, renameSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { decode } from "../remote/codec.mjs";
+import type { Runner } from "../runner/index.js";
+import { RunnerFailedError } from "../shared/errors.js";
+import type { DatasetInternals } from "./internals.js";
+import { errorFile, resultFile } from "./layout.js";
+import type { Placement } from "./records.js";
+import { collectedResultsScript } from "./scripts.js";
+import { markFailed, refresh } from "./tracking.js";
+
+/**
+ * Bring back results and errors of every finished runner not yet fetched: one transfer per
+ * folder. Results are accepted only if they carry the token of the runner's current submission.
+ */
+export async function fetchFinished<Args extends Record<string, unknown>, Result>(
+  ds: DatasetInternals<Args, Result>,
+): Promise<void> {
+  await refresh(ds);
+  const folder = ds.folder;
+  const todo = ds.runners.filter(
+    (r) =>
+      (r.state === "completed" && r.resultText === undefined) ||
+      (r.state === "failed" && r.errorText === undefined),
+  );
+  const groups = new Map<string, { p: Placement; runners: Runner<Args, Result>[] }>();
+  for (const r of todo) {
+    const p = ds.placements.get(r.name);
+    if (!p) continue;
+    const key = `${p.localRoot}\0${p.remoteRoot}`;
+    if (!groups.has(key)) groups.set(key, { p, runners: [] });
+    groups.get(key)!.runners.push(r);
+  }
+  if (groups.size === 0) return;
+
+  // One command reads the collected result lines of every submission concerned.
+  const sources = [...groups.values()].flatMap(({ p, runners }) =>
+    [...new Set(runners.map((r) => r.token!))].map((token) => ({
+      dir: `${p.remoteRoot}/${folder}`,
+      token,
+    })),
+  );
+  const res = await ds.connection.exec(collectedResultsScript(sources));
+  const lines = new Map<string, string>();
+  for (const line of res.stdout.split("\n")) {
+    const m = /^\{"token":"([^"]+)","name":"([^"]+)"/.exec(line);
+    if (m) lines.set(`${m[1]}\0${m[2]}`, line);
+  }
+
+  for (const { p, runners } of groups.values()) {
+    const dir = resolve(p.localRoot, folder);
+    const copies: [string, string][] = [];
+    const missing: Runner<Args, Result>[] = [];
+    for (const r of runners) {
+      const line = lines.get(`${r.token}\0${r.name}`);
+      if (line === undefined) {
+        missing.push(r);
+        continue;
+      }
+      applyFetched(r, parseDoc(line));
+      copies.push([resolve(dir, r.state === "failed" ? errorFile(r.name) : resultFile(r.name)), line]);
+    }
+    // Local copies of what was fetched, beside the staged files.
+    await writeFilesParallel(dir, copies);
+    // Lines can be missing (a runtime of an older version, a damaged file): the runners' own files.
+    if (missing.length) {
+      const files = missing.map(
+        (r) => `${folder}/${r.state === "completed" ? resultFile(r.name) : errorFile(r.name)}`,
+      );
+      await ds.connection.pull(p.remoteRoot, p.localRoot, files);
+      for (const r of missing) {
+        const file = resolve(dir, r.state === "completed" ? resultFile(r.name) : errorFile(r.name));
+        let text: string | undefined;
+        try {
+          text = readFileSync(file, "utf8");
+        } catch {
+          text = undefined;
+        }
+        applyFetched(r, text === undefined ? undefined : parseDoc(text));
+      }
+    }
+  }
+  ds.saveRunners(todo);
+}
+
+/** Before a resubmission, move the fetched result aside locally and forget it in memory. */
+export function setAsideOldResult<Args extends Record<string, unknown>, Result>(
+  r: Runner<Args, Result>,
+  p: Placement | undefined,
+  folder: string,
+): void {
+  if (p && r.token) {
+    for (const f of [resultFile(r.name), errorFile(r.name)]) {
+      const file = resolve(p.localRoot, folder, f);
+      if (existsSync(file)) renameSync(file, `${file}.stale-${r.token}`);
+    }
+  }
+  r.result = undefined;
+  r.resultText = undefined;
+  r.errorText = undefined;
+}
+
+interface FetchedDoc {
+  token?: string;
+  name?: string;
+  result?: unknown;
+  stderr?: string;
+}
+
+/** Take a fetched result or error document, if it belongs to the runner's current submission. */
+function applyFetched<Args extends Record<string, unknown>, Result>(
+  r: Runner<Args, Result>,
+  doc: FetchedDoc | undefined,
+): void {
+  const isResult = r.state === "completed";
+  if (!doc || doc.token !== r.token || (isResult ? !("result" in doc) : doc.stderr === undefined)) {
+    const why = `${isResult ? "result" : "error"} of submission ${r.token} is missing or stale`;
+    markFailed(r, why);
+    return;
+  }
+  if (isResult) {
+    r.resultText = JSON.stringify(doc.result);
+    r.result = decode(r.resultText) as Result;
+    r.setState("satisfied");
+  } else {
+    r.errorText = doc.stderr ?? "";
+    r.result = new RunnerFailedError(r.name, r.errorText);
+  }
+}
+
+function parseDoc(text: string): FetchedDoc | undefined {
+  try {
+    const doc = JSON.parse(text) as FetchedDoc;
+    return doc && typeof doc === "object" ? doc : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Write many small files with bounded parallelism (thousands of results come back at once). */
+async function writeFilesParallel(dir: string, files: [string, string][]): Promise<void> {
+  if (files.length === 0) return;
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  let next = 0;
+  const lane = async () => {
+    while (next < files.length) {
+      const [file, text] = files[next++];
+      await writeFile(file, text, { mode: 0o600 });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(16, files.length) }, lane));
+}

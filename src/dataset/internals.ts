@@ -1,0 +1,39 @@
+import type { Computer } from "../computer/index.js";
+import type { Connection } from "../connection/types.js";
+import type { Runner } from "../runner/index.js";
+import type { UpstreamSubmission } from "./plans.js";
+import type { Placement } from "./records.js";
+
+/** What tracking and fetching use of a Dataset's private state (a live view, not a copy). */
+export interface DatasetInternals<Args extends Record<string, unknown>, Result> {
+  readonly name: string;
+  /** The Dataset's bookkeeping folder name (under localDir and remoteDir). */
+  readonly folder: string;
+  readonly connection: Connection;
+  /** The Computer when it drives a scheduler; undefined when runs start directly. */
+  readonly scheduler: Computer | undefined;
+  /** Every runner, in order. */
+  readonly runners: readonly Runner<Args, Result>[];
+  /** Where each runner's files went for its current submission, by runner name. */
+  readonly placements: Map<string, Placement>;
+  saveRunners(runners: Runner<Args, Result>[]): void;
+  log(level: number, message: string): void;
+}
+
+/** A downstream Dataset as a submission of its upstream sees it. */
+export interface Follower {
+  readonly name: string;
+  readonly folder: string;
+  /** Its Dataset-level remoteDir (resolved on a local connection). */
+  readonly remoteRoot: string;
+  readonly runners: readonly Runner<Record<string, unknown>, unknown>[];
+  submit(runners: Runner<Record<string, unknown>, unknown>[], upstream: UpstreamSubmission): Promise<void>;
+}
+
+/** What a submission uses besides: the shipped function, extra files and the downstream Datasets. */
+export interface SubmissionHost<Args extends Record<string, unknown>, Result>
+  extends DatasetInternals<Args, Result> {
+  readonly functionSource: string;
+  readonly extraFilesSend: readonly string[];
+  readonly downstream: readonly Follower[];
+}

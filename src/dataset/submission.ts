@@ -1,0 +1,201 @@
+import { resolve } from "node:path";
+import { planJobs } from "../computer/index.js";
+import { isInFlightState, type Runner } from "../runner/index.js";
+import {
+  CommandError,
+  InvalidArgumentError,
+  RemoteEnvironmentError,
+  SchedulerError,
+} from "../shared/errors.js";
+import { setAsideOldResult } from "./fetch.js";
+import type { Follower, SubmissionHost } from "./internals.js";
+import { masterScript, newToken } from "./layout.js";
+import {
+  type Folder,
+  mirrorPlans,
+  recordJobIds,
+  stageJobs,
+  type UpstreamSubmission,
+  upstreamInfo,
+} from "./plans.js";
+import { bashMasterScript, detachMaster, launchScript, NODE_MISSING_EXIT } from "./scripts.js";
+import { type StagedRunner, Stager } from "./stage.js";
+
+/**
+ * Stage, transfer and launch these runners with one command per phase, then (or, without a
+ * scheduler, before: this submission's master starts them) the matching runners downstream.
+ */
+export async function submit<Args extends Record<string, unknown>, Result>(
+  ds: SubmissionHost<Args, Result>,
+  runners: Runner<Args, Result>[],
+  upstream?: UpstreamSubmission,
+): Promise<void> {
+  const token = upstream?.token ?? newToken();
+  const folder = ds.folder;
+  const scheduler = ds.scheduler;
+  const superseded = new Set(runners.filter((r) => isInFlightState(r.state)).map((r) => r.name));
+
+  // Runner i of each downstream Dataset follows runner i of this one.
+  const positions = new Map(ds.runners.map((r, i) => [r.name, i]));
+  const downstream = ds.downstream.map((follower) => ({
+    follower,
+    runners: runners.map((r) => follower.runners[positions.get(r.name)!]).filter((r) => r !== undefined),
+  }));
+
+  const folders = new Map<string, Folder<Args, Result>>();
+  for (const r of runners) {
+    const d = r.derivedRunArgs;
+    const localRoot = resolve(String(d.localDir));
+    const remoteRoot = ds.connection.kind === "local" ? resolve(String(d.remoteDir)) : String(d.remoteDir);
+    const key = `${localRoot}\0${remoteRoot}`;
+    if (!folders.has(key))
+      folders.set(key, {
+        localRoot,
+        remoteRoot,
+        runners: [],
+        stager: new Stager(localRoot, folder),
+        body: "",
+      });
+    folders.get(key)!.runners.push(r);
+  }
+  for (const { follower } of downstream) checkCanFollow(follower, folders.values());
+
+  // Plan (render every job script header) before anything is changed, so that a template error
+  // leaves runners, results and files exactly as they were.
+  if (scheduler) {
+    for (const f of folders.values()) {
+      f.plans = upstream?.jobs
+        ? mirrorPlans(upstream, f.runners, positions, scheduler)
+        : planJobs(
+            f.runners.map((r) => ({ name: r.name, values: r.derivedRunArgs })),
+            {
+              computer: scheduler,
+              runnersPerJob: (f.runners[0].derivedRunArgs.runnersPerJob as number | undefined) ?? 1,
+            },
+          );
+    }
+  }
+  for (const r of runners) setAsideOldResult(r, ds.placements.get(r.name), folder);
+
+  // Without a scheduler the downstream runs are started by this submission's master script, so
+  // they must be staged and sent first.
+  if (!scheduler) {
+    for (const { follower, runners: rs } of downstream)
+      if (rs.length) await follower.submit(rs, upstreamInfo(token, runners, folders, ds.runners, folder));
+  }
+
+  for (const f of folders.values()) {
+    const staged: StagedRunner[] = f.runners.map((r) => ({
+      name: r.name,
+      args: r.args,
+      runDir: r.derivedRunArgs.runDir as string | undefined,
+      ...(superseded.has(r.name) ? { supersedes: true } : {}),
+      ...(upstream ? { upstream: upstream.link(positions.get(r.name)!) } : {}),
+    }));
+    const asynchronous = f.runners.every((r) => r.derivedRunArgs.asynchronous !== false);
+    if (scheduler && f.plans) {
+      const groups = f.plans.flatMap((p) => p.runnerNames);
+      f.stager.common(token, ds.functionSource, staged, { asynchronous, groups });
+      f.body = stageJobs(f, token, upstream, {
+        scheduler,
+        nodeCommand: ds.connection.nodeCommand,
+        datasetName: ds.name,
+      });
+      const slotOf = new Map(groups.flatMap((names, k) => names.map((n) => [n, k] as const)));
+      for (const r of f.runners)
+        ds.placements.set(r.name, {
+          localRoot: f.localRoot,
+          remoteRoot: f.remoteRoot,
+          slot: slotOf.get(r.name)!,
+        });
+    } else {
+      f.stager.common(token, ds.functionSource, staged, { asynchronous });
+      const then = downstream
+        .filter((d) => d.runners.length)
+        .map((d) => `../${d.follower.folder}/${masterScript(token)}`);
+      f.stager.put(
+        masterScript(token),
+        bashMasterScript({
+          token,
+          runners: f.runners.length,
+          asynchronous,
+          maxProcesses: f.runners[0].derivedRunArgs.maxProcesses as number | undefined,
+          nodeCommand: ds.connection.nodeCommand,
+          datasetName: ds.name,
+          then,
+        }),
+        0o700,
+      );
+      f.body = upstream ? "" : detachMaster(token);
+      f.runners.forEach((r, slot) => {
+        ds.placements.set(r.name, { localRoot: f.localRoot, remoteRoot: f.remoteRoot, slot });
+      });
+    }
+    f.stager.extra(ds.extraFilesSend);
+    for (const r of f.runners) {
+      r.token = token;
+      r.jobId = undefined;
+      r.setState("staged");
+    }
+  }
+  ds.saveRunners(runners);
+
+  for (const f of folders.values()) {
+    await ds.connection.push(f.localRoot, f.remoteRoot, f.stager.files);
+    for (const r of f.runners) r.setState("transferred");
+  }
+  ds.saveRunners(runners);
+
+  const launching = [...folders.values()].filter((f) => f.body !== "");
+  if (launching.length) {
+    const script = launchScript(
+      ds.connection.nodeCommand,
+      launching.map((f) => ({ dir: `${f.remoteRoot}/${folder}`, body: f.body })),
+      !scheduler,
+    );
+    const res = await ds.connection.exec(script, { allowFailure: true });
+    if (res.exitCode === NODE_MISSING_EXIT) {
+      throw new RemoteEnvironmentError(
+        `${ds.connection.label}: ${res.stderr.trim() || "node is not available"}; install Node.js >= 18 there or set the connection's node command`,
+      );
+    }
+    if (res.exitCode !== 0) {
+      for (const r of runners) r.setState("created");
+      ds.saveRunners(runners);
+      throw scheduler
+        ? new SchedulerError(
+            `submission to ${scheduler.name} failed: ${res.stderr.trim() || res.stdout.trim()}`,
+            res.stdout + res.stderr,
+          )
+        : new CommandError("launch", res, "submission");
+    }
+    recordJobIds(launching, res.stdout, scheduler);
+  } else if (upstream?.pid) {
+    for (const r of runners) r.jobId = upstream.pid;
+  }
+  const now = Date.now();
+  for (const r of runners) r.setState("submitted", now);
+  ds.saveRunners(runners);
+  ds.log(
+    1,
+    `submitted ${runners.length} runner(s) of ${ds.name} to ${ds.connection.label}${scheduler ? ` through ${scheduler.name}` : ""}`,
+  );
+
+  if (scheduler) {
+    for (const { follower, runners: rs } of downstream)
+      if (rs.length) await follower.submit(rs, upstreamInfo(token, runners, folders, ds.runners, folder));
+  }
+}
+
+/** A downstream Dataset must put its files beside its upstream's (results are read as ../<folder>/...). */
+function checkCanFollow(follower: Follower, upFolders: Iterable<{ remoteRoot: string }>): void {
+  for (const f of upFolders) {
+    if (f.remoteRoot !== follower.remoteRoot) {
+      throw new InvalidArgumentError(
+        `remoteDir of downstream dataset ${follower.name}`,
+        follower.remoteRoot,
+        `the upstream's remoteDir ${f.remoteRoot}`,
+      );
+    }
+  }
+}

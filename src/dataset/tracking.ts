@@ -1,0 +1,138 @@
+import { isInFlightState, type Runner } from "../runner/index.js";
+import { InvalidArgumentError, RunnerFailedError, WaitTimeoutError } from "../shared/errors.js";
+import type { DatasetInternals } from "./internals.js";
+import type { WaitOptions } from "./options.js";
+import { baseJobId } from "./plans.js";
+import { STATUS_MARKER, statusScript } from "./scripts.js";
+import { parseStateLines } from "./status.js";
+
+export function markFailed<Args extends Record<string, unknown>, Result>(
+  r: Runner<Args, Result>,
+  why: string,
+): void {
+  r.setState("failed");
+  r.errorText = why;
+  r.result = new RunnerFailedError(r.name, why);
+}
+
+/**
+ * Update every in-flight runner in one remote command: the scheduler's view of the jobs (when there
+ * is a scheduler) and the state lines the runs wrote. The runs' own lines win; the scheduler's view
+ * only turns runners whose job died without a word (timeout, cancel, node failure) into failures.
+ */
+export async function refresh<Args extends Record<string, unknown>, Result>(
+  ds: DatasetInternals<Args, Result>,
+): Promise<void> {
+  const folder = ds.folder;
+  const inFlight = ds.runners.filter((r) => isInFlightState(r.state) && r.token);
+  if (inFlight.length === 0) return;
+  const wanted = new Map<string, { token: string; slot: number }>();
+  const folders = new Map<string, { dir: string; token: string }>();
+  for (const r of inFlight) {
+    const p = ds.placements.get(r.name);
+    if (!p) continue;
+    wanted.set(r.name, { token: r.token!, slot: p.slot });
+    const dir = `${p.remoteRoot}/${folder}`;
+    folders.set(`${dir}\0${r.token}`, { dir, token: r.token! });
+  }
+  const scheduler = ds.scheduler;
+  const jobIds = scheduler
+    ? [...new Set(inFlight.map((r) => baseJobId(r.jobId)).filter((id) => id !== undefined))]
+    : [];
+  const res = await ds.connection.exec(
+    statusScript([...folders.values()], jobIds.length ? scheduler!.statusScript(jobIds) : undefined),
+  );
+  const cut = res.stdout.indexOf(STATUS_MARKER);
+  const schedulerView = scheduler && cut > 0 ? scheduler.parseStatus(res.stdout.slice(0, cut)) : new Map();
+  const updates = parseStateLines(
+    cut >= 0 ? res.stdout.slice(cut + STATUS_MARKER.length) : res.stdout,
+    wanted,
+  );
+  const changed: Runner<Args, Result>[] = [];
+  for (const r of inFlight) {
+    const u = updates.get(r.name);
+    if (u && u.state !== r.state) {
+      r.setState(u.state, u.time);
+      if (u.crash) markFailed(r, u.crash);
+      changed.push(r);
+    }
+    if (!isInFlightState(r.state) || !r.jobId) continue;
+    const job = schedulerView.get(r.jobId) ?? schedulerView.get(baseJobId(r.jobId) ?? "");
+    if (!job) continue;
+    if (job.state === "failed") {
+      const why = /Dependency/.test(job.reason ?? "")
+        ? `upstream runner did not succeed, so the scheduler will never start this job (${job.reason})`
+        : `job ${r.jobId} ended by the scheduler: ${job.reason ?? job.raw}`;
+      markFailed(r, why);
+      changed.push(r);
+    } else if (job.state === "completed") {
+      // The scheduler's view was read before the state lines: a finished job wrote its lines by then.
+      markFailed(r, `job ${r.jobId} ended (${job.raw}) without the runner reporting a result`);
+      changed.push(r);
+    } else if (job.state === "running" && r.state === "submitted") {
+      r.setState("started");
+      changed.push(r);
+    }
+  }
+  ds.saveRunners([...new Set(changed)]);
+  const never =
+    inFlight.length && jobIds.length
+      ? [...new Set(changed.filter((r) => /never start/.test(r.errorText ?? "")).map((r) => r.jobId!))]
+      : [];
+  // Jobs that wait for a dependency that can never be met would sit in the queue forever.
+  if (never.length && scheduler)
+    await ds.connection.exec(scheduler.cancelScript(never), { allowFailure: true });
+}
+
+/**
+ * Stop every in-flight runner: one scheduler cancel (or one kill of the master process groups)
+ * for all of them. Cancelled runners are marked failed. Returns the names cancelled.
+ */
+export async function cancel<Args extends Record<string, unknown>, Result>(
+  ds: DatasetInternals<Args, Result>,
+): Promise<string[]> {
+  await refresh(ds);
+  const inFlight = ds.runners.filter((r) => isInFlightState(r.state));
+  if (inFlight.length === 0) return [];
+  const scheduler = ds.scheduler;
+  const ids = [...new Set(inFlight.map((r) => baseJobId(r.jobId)).filter((id) => id !== undefined))];
+  let script: string;
+  if (scheduler) script = scheduler.cancelScript(ids);
+  else {
+    const pids = ids.map((id) => id.replace(/^pid:/, "")).filter((p) => /^\d+$/.test(p));
+    script = `for p in ${pids.join(" ")}; do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done; true`;
+  }
+  await ds.connection.exec(script, { allowFailure: true });
+  for (const r of inFlight) markFailed(r, "cancelled");
+  ds.saveRunners(inFlight);
+  ds.log(1, `cancelled ${inFlight.length} runner(s)`);
+  return inFlight.map((r) => r.name);
+}
+
+/**
+ * Poll `finished` until it says yes, backing off from 20 ms to `interval` seconds; after `timeout`
+ * seconds, WaitTimeoutError naming the runners still `pending`.
+ */
+export async function waitUntil(
+  finished: () => Promise<boolean>,
+  pending: () => string[],
+  options: WaitOptions,
+): Promise<void> {
+  const interval = options.interval ?? 1;
+  const timeout = options.timeout;
+  if (typeof interval !== "number" || !(interval > 0))
+    throw new InvalidArgumentError("wait interval", interval, "a positive number of seconds");
+  if (timeout !== undefined && (typeof timeout !== "number" || !(timeout >= 0))) {
+    throw new InvalidArgumentError("wait timeout", timeout, "a number of seconds >= 0");
+  }
+  const t0 = Date.now();
+  let pause = Math.min(0.02, interval);
+  for (;;) {
+    if (await finished()) return;
+    const elapsed = (Date.now() - t0) / 1000;
+    if (timeout !== undefined && elapsed >= timeout) throw new WaitTimeoutError(timeout, pending());
+    const left = timeout === undefined ? pause : Math.min(pause, Math.max(0, timeout - elapsed));
+    await new Promise((res) => setTimeout(res, left * 1000));
+    pause = Math.min(interval, pause * 2);
+  }
+}

@@ -1,0 +1,124 @@
+import { existsSync, statSync } from "node:fs";
+import { Computer } from "../computer/index.js";
+import { type ConnectOptions, connect } from "../connection/index.js";
+import type { Connection } from "../connection/types.js";
+import { encode } from "../remote/codec.mjs";
+import { type RunArgs, validateRunArgs } from "../runargs/index.js";
+import { InvalidArgumentError, SerializationError } from "../shared/errors.js";
+import { isValidName } from "./layout.js";
+import {
+  APPEND_OWN_KEYS,
+  type AppendOptions,
+  type AppendOwnOptions,
+  type DatasetOwnOptions,
+  type Logger,
+  splitOptions,
+} from "./options.js";
+
+/** The settings of `new Dataset` from its own options, each checked (run args too) in this order. */
+export function datasetSettings(
+  own: Partial<DatasetOwnOptions>,
+  runArgs: RunArgs,
+): {
+  name: string;
+  verbosity: number;
+  logger: Logger;
+  connection: Connection;
+  computer: Computer | undefined;
+  extraFilesSend: string[];
+  dbDir: string;
+} {
+  const name = own.name ?? "dataset";
+  if (typeof name !== "string" || !isValidName(name)) {
+    throw new InvalidArgumentError(
+      "Dataset name",
+      name,
+      "letters, digits, '.', '_' or '-' (at most 128, not starting with '.' or '-')",
+    );
+  }
+  if (own.skip !== undefined && typeof own.skip !== "boolean")
+    throw new InvalidArgumentError("skip", own.skip, "a boolean");
+  if (own.force !== undefined && typeof own.force !== "boolean")
+    throw new InvalidArgumentError("force", own.force, "a boolean (ignored at Dataset creation)");
+  validateRunArgs(runArgs, "Dataset run args");
+  const verbosity = verbosityOf(own.verbose);
+  if (own.logger !== undefined && typeof own.logger !== "function") {
+    throw new InvalidArgumentError("logger", own.logger, "a function that takes a message");
+  }
+  const logger = own.logger ?? ((m: string) => console.log(m));
+  const given = own.connection ?? own.url;
+  const connection = isConnection(given) ? given : connect(given as ConnectOptions);
+  if (own.computer !== undefined && !(own.computer instanceof Computer)) {
+    throw new InvalidArgumentError("computer", own.computer, "a Computer (e.g. Computer.slurm())");
+  }
+  const extra = own.extraFilesSend ?? [];
+  if (
+    !Array.isArray(extra) ||
+    extra.some((f) => typeof f !== "string" || !existsSync(f) || !statSync(f).isFile())
+  ) {
+    throw new InvalidArgumentError("extraFilesSend", extra, "an array of paths of existing files");
+  }
+  const dbDir = own.dbDir ?? process.cwd();
+  if (typeof dbDir !== "string" || dbDir === "")
+    throw new InvalidArgumentError("dbDir", dbDir, "a folder path");
+  return { name, verbosity, logger, connection, computer: own.computer, extraFilesSend: [...extra], dbDir };
+}
+
+/** The args and options of one append, checked; the args encoded (refused when they cannot travel). */
+export function appendInput(
+  args: unknown,
+  options: AppendOptions,
+): { own: Partial<AppendOwnOptions>; runArgs: RunArgs; encodedArgs: string } {
+  if (options === null || typeof options !== "object")
+    throw new InvalidArgumentError("appendRun options", options, "an object");
+  if (args === null || typeof args !== "object" || Array.isArray(args)) {
+    throw new InvalidArgumentError("appendRun args", args, "an object of named function arguments");
+  }
+  const { own, runArgs } = splitOptions(options, APPEND_OWN_KEYS);
+  for (const k of ["skip", "force", "lazy", "quiet"] as const) {
+    if (own[k] !== undefined && typeof own[k] !== "boolean")
+      throw new InvalidArgumentError(`appendRun ${k}`, own[k], "a boolean");
+  }
+  validateRunArgs(runArgs, "Runner run args");
+  let encodedArgs: string;
+  try {
+    encodedArgs = encode(args, "args");
+  } catch (e) {
+    const err = e as Error & { path?: string; value?: unknown; reason?: string };
+    throw new SerializationError(err.path ?? "args", err.value, err.reason ?? err.message);
+  }
+  return { own, runArgs, encodedArgs };
+}
+
+export interface DryRunOption {
+  /** Print what would happen and change nothing. */
+  dryRun?: boolean;
+}
+
+export function dryRunOf(options: DryRunOption): boolean {
+  if (options === null || typeof options !== "object")
+    throw new InvalidArgumentError("options", options, "an object");
+  if (options.dryRun !== undefined && typeof options.dryRun !== "boolean") {
+    throw new InvalidArgumentError("dryRun", options.dryRun, "a boolean");
+  }
+  return options.dryRun === true;
+}
+
+function verbosityOf(v: unknown): number {
+  if (v === undefined) return 1;
+  if (v === true) return 2;
+  if (v === false) return 0;
+  if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
+  throw new InvalidArgumentError("verbose", v, "a boolean or a whole number >= 0");
+}
+
+function isConnection(c: unknown): c is Connection {
+  const o = c as Connection;
+  return (
+    !!o &&
+    typeof o === "object" &&
+    typeof o.exec === "function" &&
+    typeof o.push === "function" &&
+    typeof o.pull === "function"
+  );
+}
