@@ -3,7 +3,6 @@
  * the library in temporary folders: outputs and exit codes of every command.
  */
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
 import {
   existsSync,
   mkdirSync,
@@ -15,11 +14,12 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Dataset } from "../src/index.js";
 import { type Child, spawnFixture } from "./helpers/child.js";
 import { ensureDist, ROOT } from "./helpers/dist.js";
+import { tree } from "./helpers/tree.js";
 import { type FunctionName, fromSource, SOURCES } from "./lifecycle/functions.js";
 
 const MAIN = join(ROOT, "dist/cli/main.js");
@@ -71,22 +71,6 @@ async function scene(fn: FunctionName, args: Record<string, unknown>[]) {
   const db = `${ds.dbFile}.json`;
   const run = (...a: string[]) => cli(a, dir);
   return { dir, name, db, folder: ds.folder, dirs, run, fnSource: SOURCES[fn], args };
-}
-
-/** Every file under `dir` with a hash of its bytes. */
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) {
-        out[`${relative(dir, p)}/`] = "dir";
-        walk(p);
-      } else out[relative(dir, p)] = createHash("sha256").update(readFileSync(p)).digest("hex");
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 describe("remoterun CLI", () => {

@@ -3,12 +3,12 @@
  * wipeLocal, wipeRemote, hardReset — and, for every one of them, that `dryRun: true` says what it
  * would do and changes nothing: not the runners, not a byte of the database, not a file.
  */
-import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Dataset, type DatasetOptions, InvalidArgumentError, RunnerFailedError } from "../src/index.js";
+import { tree } from "./helpers/tree.js";
 import { fromSource, SOURCES } from "./lifecycle/functions.js";
 
 /** Fails while its `marker` file is absent; counts its calls per x in the folder it runs in (remoteDir). */
@@ -55,6 +55,15 @@ async function runAll(ds: Dataset): Promise<void> {
   await settle(ds);
 }
 
+/** A new Dataset (of SOURCES.double) whose runs of these `x` all ran; its staging and remote folders. */
+async function ranScene(xs: number[]) {
+  const s = scene();
+  const ds = s.make({ skip: false });
+  ds.appendRuns(xs.map((x) => ({ x })));
+  await runAll(ds);
+  return { s, ds, staging: join(s.dirs.localDir, ds.folder), remote: join(s.dirs.remoteDir, ds.folder) };
+}
+
 async function settle(ds: Dataset): Promise<void> {
   const pids = [...new Set(ds.runners.map((r) => r.jobId).filter((j) => j?.startsWith("pid:")))].map((j) =>
     Number(j!.slice(4)),
@@ -69,22 +78,6 @@ async function settle(ds: Dataset): Promise<void> {
   };
   const t0 = Date.now();
   while (pids.some(alive) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
-}
-
-/** Every file under `dir` (the database, staging and remote folders) with a hash of its bytes. */
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) {
-        out[`${relative(dir, p)}/`] = "dir";
-        walk(p);
-      } else out[relative(dir, p)] = createHash("sha256").update(readFileSync(p)).digest("hex");
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 function runnersOf(ds: Dataset) {
@@ -169,10 +162,7 @@ describe("maintenance operations", () => {
   });
 
   it("resetRuns: state reset, results cleared (also in the database); the next run() submits them again", async () => {
-    const s = scene();
-    const ds = s.make({ skip: false });
-    ds.appendRuns([{ x: 1 }, { x: 2 }, { x: 3 }]);
-    await runAll(ds);
+    const { s, ds } = await ranScene([1, 2, 3]);
     expect(ds.results).toEqual([2, 4, 6]);
 
     const plan = await dry(s, ds, () => ds.resetRuns({ dryRun: true }));
@@ -238,10 +228,7 @@ describe("maintenance operations", () => {
   });
 
   it("wipeRuns removes every runner (also from the database) and leaves the files", async () => {
-    const s = scene();
-    const ds = s.make({ skip: false });
-    ds.appendRuns([{ x: 1 }, { x: 2 }]);
-    await runAll(ds);
+    const { s, ds } = await ranScene([1, 2]);
 
     expect(await dry(s, ds, () => ds.wipeRuns({ dryRun: true }))).toEqual(["runner-0", "runner-1"]);
     expect(s.messages.slice(-2)).toEqual([
@@ -259,12 +246,7 @@ describe("maintenance operations", () => {
   });
 
   it("wipeLocal deletes the staging folder only", async () => {
-    const s = scene();
-    const ds = s.make({ skip: false });
-    ds.appendRuns([{ x: 1 }, { x: 2 }]);
-    await runAll(ds);
-    const staging = join(s.dirs.localDir, ds.folder);
-    const remote = join(s.dirs.remoteDir, ds.folder);
+    const { s, ds, staging, remote } = await ranScene([1, 2]);
     expect(existsSync(staging) && existsSync(remote)).toBe(true);
 
     expect(await dry(s, ds, () => ds.wipeLocal({ dryRun: true }))).toEqual([staging]);
@@ -280,12 +262,7 @@ describe("maintenance operations", () => {
   });
 
   it("wipeRemote deletes the remote folder only", async () => {
-    const s = scene();
-    const ds = s.make({ skip: false });
-    ds.appendRuns([{ x: 1 }, { x: 2 }]);
-    await runAll(ds);
-    const staging = join(s.dirs.localDir, ds.folder);
-    const remote = join(s.dirs.remoteDir, ds.folder);
+    const { s, ds, staging, remote } = await ranScene([1, 2]);
 
     expect(await dry(s, ds, () => ds.wipeRemote({ dryRun: true }))).toEqual([remote]);
     expect(s.messages.at(-1)).toBe(`dry run: would delete localhost:${remote}`);
@@ -300,12 +277,7 @@ describe("maintenance operations", () => {
   });
 
   it("hardReset deletes the folders, the runners and the database files", async () => {
-    const s = scene();
-    const ds = s.make({ skip: false });
-    ds.appendRuns([{ x: 1 }, { x: 2 }]);
-    await runAll(ds);
-    const staging = join(s.dirs.localDir, ds.folder);
-    const remote = join(s.dirs.remoteDir, ds.folder);
+    const { s, ds, staging, remote } = await ranScene([1, 2]);
 
     await dry(s, ds, () => ds.hardReset({ dryRun: true }));
     const said = s.messages.filter((m) => m.startsWith("dry run:"));
