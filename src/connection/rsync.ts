@@ -6,10 +6,16 @@
  * options (config file, port, user, key, control socket, known hosts), each quoted for rsync's own
  * splitter.
  */
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { shellQuote } from "../shared/quote.js";
-import { nulList, remotePath } from "./paths.js";
-import { remoteSpec, type Transport, type TransportContext, transferFailure } from "./transport.js";
+import { remotePath } from "./paths.js";
+import {
+  remoteSpec,
+  type Transport,
+  type TransportContext,
+  transferFailure,
+  withFileList,
+} from "./transport.js";
 
 /**
  * Quote one word for rsync's `-e` splitter: it splits on spaces and understands single and double
@@ -30,9 +36,7 @@ export const rsyncTransport: Transport = {
 
   async push(ctx, localRoot, remoteRoot, files) {
     const root = remotePath(remoteRoot, "remoteRoot");
-    const list = ctx.tempFile("push");
-    await writeFile(list, nulList(files, "./"), { mode: 0o600 });
-    try {
+    await withFileList(ctx, "push", files, async (list) => {
       // Names get a "./" prefix: rsync reads list entries starting with "#" or ";" as comments.
       // --files-from implies --relative, which creates parents under the root; the root itself
       // may be several levels deep, so the remote side makes it first (old rsyncs lack --mkpath).
@@ -49,17 +53,13 @@ export const rsyncTransport: Transport = {
       ];
       const r = await ctx.run("rsync", args, { timeoutMs: ctx.timeoutMs });
       if (r.exitCode !== 0) throw transferFailure("push", "rsync", ctx.label, r);
-    } finally {
-      await rm(list, { force: true });
-    }
+    });
   },
 
   async pull(ctx, remoteRoot, localRoot, files) {
     const root = remotePath(remoteRoot, "remoteRoot");
     await mkdir(localRoot, { recursive: true });
-    const list = ctx.tempFile("pull");
-    await writeFile(list, nulList(files, "./"), { mode: 0o600 });
-    try {
+    await withFileList(ctx, "pull", files, async (list) => {
       const args = [
         ...COMMON,
         "--ignore-missing-args",
@@ -75,9 +75,7 @@ export const rsyncTransport: Transport = {
       if (r.exitCode !== 0 && !missingRoot(r.stderr)) {
         throw transferFailure("pull", "rsync", ctx.label, r);
       }
-    } finally {
-      await rm(list, { force: true });
-    }
+    });
   },
 };
 

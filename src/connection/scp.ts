@@ -13,12 +13,12 @@
  * the archive that follows), so no remote login shell ever parses a path.
  */
 import type { ChildProcess } from "node:child_process";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { shellQuote } from "../shared/quote.js";
-import { nulList, remotePath } from "./paths.js";
+import { remotePath } from "./paths.js";
 import type { ProcessResult } from "./process.js";
-import { type Transport, transferFailure } from "./transport.js";
+import { type Transport, transferFailure, withFileList } from "./transport.js";
 
 /** Names get a `./` prefix so that none can be read as a tar option. */
 const dot = (f: string) => `./${f}`;
@@ -28,9 +28,7 @@ export const scpTransport: Transport = {
 
   async push(ctx, localRoot, remoteRoot, files) {
     const root = remotePath(remoteRoot, "remoteRoot");
-    const list = ctx.tempFile("push");
-    await writeFile(list, nulList(files, "./"), { mode: 0o600 });
-    try {
+    await withFileList(ctx, "push", files, async (list) => {
       let tarOut: Readable | undefined;
       const tar = ctx.run("tar", ["-C", localRoot, "--null", "-T", list, "-cf", "-"], {
         stdout: "pipe",
@@ -50,9 +48,7 @@ export const scpTransport: Transport = {
       const [t, s] = await Promise.all([tar, ssh]);
       if (s.exitCode !== 0) throw transferFailure("push", "ssh tar", ctx.label, s);
       if (t.exitCode !== 0) throw transferFailure("push", "tar", ctx.label, t);
-    } finally {
-      await rm(list, { force: true });
-    }
+    });
   },
 
   async pull(ctx, remoteRoot, localRoot, files) {

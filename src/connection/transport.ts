@@ -1,5 +1,7 @@
 /** What a file transport (rsync, scp/tar) needs from its SSH connection, and how it reports failure. */
+import { rm, writeFile } from "node:fs/promises";
 import { ConnectionError, TransferError } from "../shared/errors.js";
+import { nulList } from "./paths.js";
 import { describeFailure, type ProcessResult, type RunOptions } from "./process.js";
 import { classifySshStderr, reasonMessage } from "./ssh-errors.js";
 
@@ -42,4 +44,23 @@ export function transferFailure(
 /** `host:path` for rsync/scp, bracketing IPv6 literals. */
 export function remoteSpec(host: string, path: string): string {
   return `${host.includes(":") ? `[${host}]` : host}:${path}`;
+}
+
+/**
+ * Run `use` with a private temporary file that lists `files` NUL-separated, each with a "./" prefix
+ * (one process reads the whole list, whatever the names); the file is removed afterwards.
+ */
+export async function withFileList<T>(
+  ctx: Pick<TransportContext, "tempFile">,
+  prefix: "push" | "pull",
+  files: readonly string[],
+  use: (list: string) => Promise<T>,
+): Promise<T> {
+  const list = ctx.tempFile(prefix);
+  await writeFile(list, nulList(files, "./"), { mode: 0o600 });
+  try {
+    return await use(list);
+  } finally {
+    await rm(list, { force: true });
+  }
 }
