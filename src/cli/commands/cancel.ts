@@ -3,14 +3,12 @@ import type { Command } from "commander";
 import type { Ctx } from "../context.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";
 import { list } from "./run.js";
-import type { Act } from "./types.js";
+import { type Act, dbCommand } from "./types.js";
 
 export function registerCancel(program: Command, act: Act): void {
-  program
-    .command("cancel")
-    .description("stop every submitted or running runner (they become failed)")
-    .argument("[db]", "database file (default: the only *.remoterun.json here)")
-    .action(act(cancel));
+  dbCommand(program, "cancel", "stop every submitted or running runner (they become failed)").action(
+    act(cancel),
+  );
 }
 
 async function cancel(ctx: Ctx, db: string | undefined): Promise<ExitCode> {

@@ -2,14 +2,10 @@
 import type { Command } from "commander";
 import type { Ctx } from "../context.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";
-import type { Act } from "./types.js";
+import { type Act, dbCommand } from "./types.js";
 
 export function registerFetch(program: Command, act: Act): void {
-  program
-    .command("fetch")
-    .description("bring back the results and errors of finished runners")
-    .argument("[db]", "database file (default: the only *.remoterun.json here)")
-    .action(act(fetch));
+  dbCommand(program, "fetch", "bring back the results and errors of finished runners").action(act(fetch));
 }
 
 async function fetch(ctx: Ctx, db: string | undefined): Promise<ExitCode> {

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import type { Ctx } from "../context.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";
 import { jsonResult, renderResults } from "../format.js";
-import type { Act } from "./types.js";
+import { type Act, dbCommand } from "./types.js";
 
 interface ResultsOptions {
   json?: boolean;
@@ -11,10 +11,11 @@ interface ResultsOptions {
 }
 
 export function registerResults(program: Command, act: Act): void {
-  program
-    .command("results")
-    .description("fetch and print the results in runner order (exit 1 unless every runner succeeded)")
-    .argument("[db]", "database file (default: the only *.remoterun.json here)")
+  dbCommand(
+    program,
+    "results",
+    "fetch and print the results in runner order (exit 1 unless every runner succeeded)",
+  )
     .option("--json", "a JSON array: values, { error: message } for failures, null when not finished")
     .option("--no-fetch", "print what the database holds, without contacting the remote side")
     .action(act(results));

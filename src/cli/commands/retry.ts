@@ -3,13 +3,10 @@ import type { Command } from "commander";
 import type { Ctx } from "../context.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";
 import { list } from "./run.js";
-import type { Act } from "./types.js";
+import { type Act, dbCommand } from "./types.js";
 
 export function registerRetry(program: Command, act: Act): void {
-  program
-    .command("retry")
-    .description("resubmit the runners that failed (and only those)")
-    .argument("[db]", "database file (default: the only *.remoterun.json here)")
+  dbCommand(program, "retry", "resubmit the runners that failed (and only those)")
     .option("-n, --dry-run", "print which runners would be resubmitted; change nothing")
     .action(act(retry));
 }

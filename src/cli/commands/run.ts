@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import type { Ctx } from "../context.js";
 import { EXIT, type ExitCode, UsageError } from "../exit-codes.js";
-import type { Act } from "./types.js";
+import { type Act, dbCommand } from "./types.js";
 
 interface RunOptions {
   force?: boolean;
@@ -10,10 +10,11 @@ interface RunOptions {
 }
 
 export function registerRun(program: Command, act: Act): void {
-  program
-    .command("run")
-    .description("submit the runners that have not run yet (with --force: also submitted and failed ones)")
-    .argument("[db]", "database file (default: the only *.remoterun.json here)")
+  dbCommand(
+    program,
+    "run",
+    "submit the runners that have not run yet (with --force: also submitted and failed ones)",
+  )
     .option("-f, --force", "resubmit runners that are submitted, running or failed")
     .option("--force-ignores-success", "with --force, also resubmit runners that succeeded")
     .action(act(run));

@@ -6,7 +6,7 @@ import { resolveDbFile, sleep } from "../context.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";
 import { renderStatus, renderStatusLine, type StatusSummary, summarize, visibleWidth } from "../format.js";
 import { seconds } from "../parse.js";
-import type { Act } from "./types.js";
+import { type Act, dbCommand } from "./types.js";
 
 interface StatusOptions {
   watch?: boolean;
@@ -15,10 +15,7 @@ interface StatusOptions {
 }
 
 export function registerStatus(program: Command, act: Act): void {
-  program
-    .command("status")
-    .description("show counts per state, a progress bar and the runners (one status command)")
-    .argument("[db]", "database file (default: the only *.remoterun.json here)")
+  dbCommand(program, "status", "show counts per state, a progress bar and the runners (one status command)")
     .option("-w, --watch", "refresh until every submitted runner has finished")
     .option("-i, --interval <seconds>", "pause between refreshes with --watch", seconds(), 2)
     .option("--json", "machine-readable output (with --watch: one JSON object per line)")

@@ -5,7 +5,7 @@ import { EXIT, type ExitCode } from "../exit-codes.js";
 import { lastLine } from "../format.js";
 import { seconds } from "../parse.js";
 import { list } from "./run.js";
-import type { Act } from "./types.js";
+import { type Act, dbCommand } from "./types.js";
 
 interface WaitOptions {
   interval: number;
@@ -13,10 +13,11 @@ interface WaitOptions {
 }
 
 export function registerWait(program: Command, act: Act): void {
-  program
-    .command("wait")
-    .description("wait until every submitted runner has finished (exit 1 if any failed, 3 on timeout)")
-    .argument("[db]", "database file (default: the only *.remoterun.json here)")
+  dbCommand(
+    program,
+    "wait",
+    "wait until every submitted runner has finished (exit 1 if any failed, 3 on timeout)",
+  )
     .option("-i, --interval <seconds>", "longest pause between polls", seconds(), 1)
     .option("-t, --timeout <seconds>", "give up after this long (exit code 3)", seconds(true))
     .action(act(wait));

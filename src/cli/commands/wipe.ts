@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import type { Ctx } from "../context.js";
 import { EXIT, type ExitCode, UsageError } from "../exit-codes.js";
-import type { Act } from "./types.js";
+import { type Act, dbCommand } from "./types.js";
 
 interface WipeOptions {
   local?: boolean;
@@ -13,10 +13,7 @@ interface WipeOptions {
 }
 
 export function registerWipe(program: Command, act: Act): void {
-  program
-    .command("wipe")
-    .description("delete the Dataset's files and/or runners (say what with the flags)")
-    .argument("[db]", "database file (default: the only *.remoterun.json here)")
+  dbCommand(program, "wipe", "delete the Dataset's files and/or runners (say what with the flags)")
     .option("--local", "delete the staging folder(s) under localDir")
     .option("--remote", "delete the folder(s) under remoteDir on the remote side")
     .option("--runs", "remove every runner from the Dataset and its database")
