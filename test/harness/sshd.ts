@@ -285,11 +285,12 @@ function canConnect(host: string, port: number): Promise<boolean> {
   });
 }
 
-async function waitForPort(
-  host: string,
-  port: number,
+/** Poll `ready` until it holds; fail early if sshd exits, or after `timeoutMs` saying `what`. */
+async function waitUntil(
+  ready: () => boolean | Promise<boolean>,
   child: ChildProcess,
   timeoutMs: number,
+  what: string,
 ): Promise<void> {
   let exited: string | null = null;
   child.once("exit", (code, sig) => {
@@ -298,25 +299,24 @@ async function waitForPort(
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (exited) throw new Error(exited);
-    if (await canConnect(host, port)) return;
+    if (await ready()) return;
     await sleep(20);
   }
-  throw new Error(`port ${port} did not accept connections within ${timeoutMs} ms`);
+  throw new Error(`${what} within ${timeoutMs} ms`);
+}
+
+function waitForPort(host: string, port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  return waitUntil(() => canConnect(host, port), child, timeoutMs, `port ${port} did not accept connections`);
 }
 
 /** Wait for sshd's "Server listening on ADDR port N." line (it logs it once the socket listens). */
-async function waitForLog(logFile: string, child: ChildProcess, timeoutMs: number): Promise<void> {
-  let exited: string | null = null;
-  child.once("exit", (code, sig) => {
-    exited = `sshd exited with ${sig ?? `code ${code}`}`;
-  });
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (exited) throw new Error(exited);
-    if (/^Server listening on /m.test(tail(logFile, 50))) return;
-    await sleep(20);
-  }
-  throw new Error(`sshd did not log "Server listening" within ${timeoutMs} ms`);
+function waitForLog(logFile: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  return waitUntil(
+    () => /^Server listening on /m.test(tail(logFile, 50)),
+    child,
+    timeoutMs,
+    'sshd did not log "Server listening"',
+  );
 }
 
 function isSshd(pid: number): boolean {
