@@ -7,7 +7,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Connection, connect } from "../src/connection/index.js";
+import { type Connection, connect, type SshConnection } from "../src/connection/index.js";
 import { Dataset } from "../src/dataset/index.js";
 import { ConnectionError, RemoteEnvironmentError, RemoterunError } from "../src/shared/errors.js";
 import { type SshdServer, startSshd } from "./harness/sshd.js";
@@ -369,4 +369,54 @@ describe("privacy", () => {
       await ds.close();
     });
   }
+});
+
+describe("closing", () => {
+  it("close() ends the SSH connection the Dataset made from options, but not one it was given", async () => {
+    const d = dirs("close");
+    const made = new Dataset(identity, {
+      name: "closemade",
+      skip: false,
+      verbose: 0,
+      connection: server.connectionOptions(),
+      ...d,
+    });
+    made.appendRun({ a: 1 });
+    await made.run();
+    await made.wait({ interval: 0.1, timeout: 30 });
+    const control = (made.connection as SshConnection).controlDir;
+    expect(control).not.toBeNull();
+    await made.close();
+    expect((made.connection as SshConnection).controlDir).toBeNull();
+    expect(existsSync(control!)).toBe(false);
+
+    const given = ssh();
+    const borrowed = new Dataset(identity, {
+      name: "closegiven",
+      skip: false,
+      verbose: 0,
+      connection: given,
+      ...d,
+    });
+    borrowed.appendRun({ a: 2 });
+    await borrowed.run();
+    await borrowed.close();
+    expect((given as SshConnection).controlDir).not.toBeNull();
+  });
+
+  it("close() after hardReset() neither throws nor recreates the database", async () => {
+    const d = dirs("closereset");
+    const ds = new Dataset(identity, {
+      name: "closereset",
+      skip: false,
+      verbose: 0,
+      connection: ssh(),
+      ...d,
+    });
+    ds.appendRun({ a: 3 });
+    await ds.hardReset();
+    await ds.close();
+    const { readdirSync } = await import("node:fs");
+    expect(readdirSync(d.dbDir).filter((f) => f.includes("closereset"))).toEqual([]);
+  });
 });

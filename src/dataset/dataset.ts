@@ -68,6 +68,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   private readonly verbosity: number;
   private readonly logger: Logger;
   private readonly store: DatasetStore<DatasetMeta, StoredRunner>;
+  private readonly ownsConnection: boolean;
   private _runners: Runner<Args, Result>[] = [];
   /** Lookups that keep appends O(1) however many runners there are. */
   private readonly byName = new Map<string, Runner<Args, Result>>();
@@ -86,13 +87,12 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     }
     this.functionSource = sourceOf(fn);
     const { own, runArgs } = splitOptions(options, DATASET_OWN_KEYS);
-    const { name, verbosity, logger, connection, computer, extraFilesSend, dbDir } = datasetSettings(
-      own,
-      runArgs,
-    );
+    const { name, verbosity, logger, connection, ownsConnection, computer, extraFilesSend, dbDir } =
+      datasetSettings(own, runArgs);
     this.verbosity = verbosity;
     this.logger = logger;
     this.connection = connection;
+    this.ownsConnection = ownsConnection;
     this.computer = computer;
     this.extraFilesSend = extraFilesSend;
     this.name = name;
@@ -686,8 +686,12 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
 
   /** Save, release the database lock and close the connection if this Dataset made it. */
   async close(): Promise<void> {
-    this.save();
-    this.store.close();
+    // After hardReset(), or once a newer Dataset took the same database, there is nothing to save.
+    if (!this.store.closed) {
+      this.save();
+      this.store.close();
+    }
+    if (this.ownsConnection) await this.connection.close();
   }
 
   private log(level: number, message: string): void {

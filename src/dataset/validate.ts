@@ -24,6 +24,8 @@ export function datasetSettings(
   verbosity: number;
   logger: Logger;
   connection: Connection;
+  /** The Dataset made the connection from options (so it closes it in close()). */
+  ownsConnection: boolean;
   computer: Computer | undefined;
   extraFilesSend: string[];
   dbDir: string;
@@ -61,7 +63,16 @@ export function datasetSettings(
   const dbDir = own.dbDir ?? process.cwd();
   if (typeof dbDir !== "string" || dbDir === "")
     throw new InvalidArgumentError("dbDir", dbDir, "a folder path");
-  return { name, verbosity, logger, connection, computer: own.computer, extraFilesSend: [...extra], dbDir };
+  return {
+    name,
+    verbosity,
+    logger,
+    connection,
+    ownsConnection: !isConnection(given),
+    computer: own.computer,
+    extraFilesSend: [...extra],
+    dbDir,
+  };
 }
 
 /** The args and options of one append, checked; the args encoded (refused when they cannot travel). */

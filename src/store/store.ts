@@ -271,6 +271,11 @@ export class DatasetStore<Meta, Rec extends Indexed> {
     this.retired = true;
   }
 
+  /** Whether this object can no longer write (closed, or replaced by a newer one for the same file). */
+  get closed(): boolean {
+    return this.retired;
+  }
+
   /** Release the lock; the object can no longer write. */
   close(): void {
     if (this.retired) return;
