@@ -92,9 +92,7 @@ export function launchScript(
 ): string {
   return [
     nodeFunction(nodeCommand),
-    checkNode
-      ? `if ! run_node --version >/dev/null 2>&1; then echo "remoterun: cannot start node with: ${nodeCommand.replace(/["\\$`]/g, "\\$&")}" >&2; exit ${NODE_MISSING_EXIT}; fi`
-      : "",
+    checkNode ? nodeCheck(nodeCommand) : "",
     ...folders.map(({ dir, body }, i) =>
       [
         `( cd -- ${q(dir)} || exit 98`,
@@ -118,6 +116,22 @@ export function detachMaster(token: string): string {
 }
 
 export const NODE_MISSING_EXIT = 97;
+/** The oldest Node.js the remote runtime runs on. */
+export const MIN_NODE_MAJOR = 18;
+
+/**
+ * Shell text that stops the launch (exit NODE_MISSING_EXIT, reason on stderr) when node cannot be
+ * started or is older than the runtime supports. Setup lines may print chatter: the last line counts.
+ */
+function nodeCheck(nodeCommand: string): string {
+  const shown = nodeCommand.replace(/["\\$`]/g, "\\$&");
+  return [
+    "v=$(run_node --version 2>/dev/null | tail -n 1)",
+    `case "$v" in v[0-9]*) ;; *) echo "remoterun: cannot start node with: ${shown}" >&2; exit ${NODE_MISSING_EXIT} ;; esac`,
+    "m=${v#v}; m=${m%%.*}",
+    `if [ "$m" -lt ${MIN_NODE_MAJOR} ]; then echo "remoterun: node $v (from: ${shown}) is too old: the remote runtime needs Node.js >= ${MIN_NODE_MAJOR}" >&2; exit ${NODE_MISSING_EXIT}; fi`,
+  ].join("\n");
+}
 export const STATUS_MARKER = "@@remoterun-state-lines@@";
 
 /**
