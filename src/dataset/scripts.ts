@@ -128,6 +128,7 @@ function nodeCheck(nodeCommand: string): string {
   return [
     "v=$(run_node --version 2>/dev/null | tail -n 1)",
     `case "$v" in v[0-9]*) ;; *) echo "remoterun: cannot start node with: ${shown}" >&2; exit ${NODE_MISSING_EXIT} ;; esac`,
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
     "m=${v#v}; m=${m%%.*}",
     `if [ "$m" -lt ${MIN_NODE_MAJOR} ]; then echo "remoterun: node $v (from: ${shown}) is too old: the remote runtime needs Node.js >= ${MIN_NODE_MAJOR}" >&2; exit ${NODE_MISSING_EXIT}; fi`,
   ].join("\n");
