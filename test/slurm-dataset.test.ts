@@ -16,7 +16,7 @@ import { Computer } from "../src/computer/index.js";
 import type { ConnectionStats } from "../src/connection/index.js";
 import { SshConnection } from "../src/connection/ssh.js";
 import { Dataset, type DatasetOptions } from "../src/index.js";
-import { RunnerFailedError, TemplateError } from "../src/shared/errors.js";
+import { RunnerFailedError, SchedulerError, TemplateError } from "../src/shared/errors.js";
 import { type SlurmCluster, startSlurm } from "./harness/slurm.js";
 import { type SshdServer, sshRun, startSshd } from "./harness/sshd.js";
 
@@ -359,6 +359,45 @@ describe("Dataset over SSH through a real Slurm", () => {
     expect(liveJobs(named.map((l) => l.split(" ")[0]))).toEqual([]);
     const rec = showJob(ids[0].split("_")[0]);
     expect(rec).toMatch(/JobState=CANCELLED/);
+  });
+});
+
+describe("per-runner scheduler resources", () => {
+  it("a runner's avoidNodes and timeout reach Slurm; a job refused by Slurm fails alone, the rest stays in flight", async () => {
+    const { ds, localDir } = make(({ i }: { i: number }) => i);
+    ds.appendRun({ i: 0 });
+    // The single test node excluded: Slurm refuses that job outright, which proves the directive got there.
+    ds.appendRun({ i: 1 }, { avoidNodes: [cluster.node], timeout: 180 });
+    const error = await ds.run().then(
+      () => undefined,
+      (e) => e,
+    );
+    remember(ds);
+    expect(error).toBeInstanceOf(SchedulerError);
+    expect((error as Error).message).toMatch(/node configuration is not available/);
+    expect((error as Error).message).toMatch(
+      /1 runner\(s\) of jobs submitted before the failure are in flight/,
+    );
+    const scripts = stagedJobScripts(localDir, ds.folder);
+    const avoiding = scripts.find((t) => t.includes(`#SBATCH --exclude=${cluster.node}`));
+    expect(avoiding).toContain("#SBATCH --time=00:03:00");
+    const plain = scripts.find((t) => !t.includes("--exclude"));
+    expect(plain).not.toContain("--time");
+    // runner-0's job went through and is tracked; runner-1 is back to `created`, never half-submitted
+    expect(ds.runners[0].state).toBe("submitted");
+    expect(field(showJob(ds.runners[0].jobId!), "ExcNodeList")).toBe("(null)");
+    expect(ds.runners[1].state).toBe("created");
+    expect(ds.runners[1].jobId).toBeUndefined();
+    await ds.wait({ interval: 0.5, timeout: 60 });
+    await ds.fetchResults();
+    expect(ds.results).toEqual([0, undefined]);
+    // a later run() submits only what did not go (and Slurm refuses it again)
+    const again = await ds.run().then(
+      () => undefined,
+      (e) => e,
+    );
+    expect(again).toBeInstanceOf(SchedulerError);
+    expect(sbatchCalls(ds.runArgs.remoteDir as string)).toHaveLength(3);
   });
 });
 

@@ -160,11 +160,17 @@ export async function submit<Args extends Record<string, unknown>, Result>(
       );
     }
     if (res.exitCode !== 0) {
-      for (const r of runners) r.setState("created");
+      // Jobs submitted before the failure run: their runners are in flight and must never be
+      // submitted twice. The others go back to `created`, so a later run() submits them.
+      recordJobIds(launching, res.stdout, scheduler);
+      const now = Date.now();
+      for (const r of runners) r.setState(r.jobId !== undefined ? "submitted" : "created", now);
       ds.saveRunners(runners);
+      const went = runners.filter((r) => r.jobId !== undefined).length;
+      const also = went ? ` (${went} runner(s) of jobs submitted before the failure are in flight)` : "";
       throw scheduler
         ? new SchedulerError(
-            `submission to ${scheduler.name} failed: ${res.stderr.trim() || res.stdout.trim()}`,
+            `submission to ${scheduler.name} failed: ${res.stderr.trim() || res.stdout.trim()}${also}`,
             res.stdout + res.stderr,
           )
         : new CommandError("launch", res, "submission");
