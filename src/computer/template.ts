@@ -20,8 +20,13 @@
  * Option values run up to the next `:key=` or the closing `#`, so they may contain `:` (`01:30:00`)
  * but not `#` or a newline. Run-arg values that are exactly `{...}` are links too.
  * Values are rendered as text; a value containing a newline is refused (it would inject directives).
+ *
+ * Rendered with `{ shell: true }` (script Datasets), every value becomes shell words instead: the
+ * values given are taken literally (never read as links), each formatted value is shell-quoted into
+ * ONE word (newlines allowed), and an array without a `format` becomes one quoted word per item.
  */
 import { describeValue, TemplateError } from "../shared/errors.js";
+import { shellQuote } from "../shared/quote.js";
 import { formatHMS, formatMinutes, parseDuration } from "./duration.js";
 import { ExpressionError, evaluate, expressionNames } from "./expression.js";
 
@@ -170,9 +175,12 @@ export class Template {
     return new Template(source, placeholders, lines);
   }
 
-  /** Render for one runner: substitute, drop optional empty lines, check every rule. */
-  render(values: Values, runner?: string): string {
-    const resolver = new Resolver(this, values, runner);
+  /**
+   * Render for one runner: substitute, drop optional empty lines, check every rule. With `shell`,
+   * values are literal and shell-quoted (see the module comment).
+   */
+  render(values: Values, runner?: string, options: { shell?: boolean } = {}): string {
+    const resolver = new Resolver(this, values, runner, options.shell === true);
     const out: string[] = [];
     for (const line of this.lines) {
       if (line.names.length === 0) {
@@ -197,6 +205,7 @@ class Resolver {
     private readonly template: Template,
     private readonly values: Values,
     private readonly runner: string | undefined,
+    private readonly shell = false,
   ) {}
 
   private error(name: string, message: string): TemplateError {
@@ -210,7 +219,7 @@ class Resolver {
     this.active.add(name);
     try {
       const placeholder = this.template.placeholders.get(name);
-      let value = this.link(name, this.values[name]);
+      let value = this.shell ? this.values[name] : this.link(name, this.values[name]);
       if (isEmpty(value) && placeholder?.default !== undefined) value = this.link(name, placeholder.default);
       this.raw.set(name, value);
       return value;
@@ -255,10 +264,23 @@ class Resolver {
           name,
           `requires "${other}", which has no value (placeholder ${name} = ${describeValue(value)})`,
         );
+    if (this.shell) return this.quoted(p, value);
     const text = this.format(p, value);
     if (/[\r\n]/.test(text))
       throw this.error(name, `value must not contain a newline: ${describeValue(text)}`);
     return text;
+  }
+
+  /** Shell words: one quoted word, or one per item of an array given without a format. */
+  private quoted(p: Placeholder, value: unknown): string {
+    const items = Array.isArray(value) && p.format === undefined ? value : [value];
+    return items
+      .map((item) => {
+        const text = this.format(p, item);
+        if (text.includes("\0")) throw this.error(p.name, "value must not contain a NUL byte");
+        return shellQuote(text);
+      })
+      .join(" ");
   }
 
   private format(p: Placeholder, value: unknown): string {

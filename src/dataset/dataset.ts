@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import type { Computer } from "../computer/index.js";
+import type { Template } from "../computer/template.js";
 import type { Connection } from "../connection/types.js";
 import { decode } from "../remote/codec.mjs";
 import {
@@ -39,6 +40,7 @@ import {
   sameSettings,
   storedDataset,
 } from "./records.js";
+import { checkScriptArgs, parseScript } from "./script.js";
 import { submit } from "./submission.js";
 import { cancel, refresh, waitUntil } from "./tracking.js";
 import { appendInput, type DryRunOption, datasetSettings, dryRunOf } from "./validate.js";
@@ -46,13 +48,13 @@ import { appendInput, type DryRunOption, datasetSettings, dryRunOf } from "./val
 export type { DryRunOption } from "./validate.js";
 
 /**
- * A function plus many runs of it. Runs are staged, transferred, submitted, tracked and fetched in
+ * A function (or, with the `script` option, a bash script) plus many runs of it. Runs are staged, transferred, submitted, tracked and fetched in
  * a constant number of commands per phase, and everything is kept in a database so that a new
  * process picks up where the last one stopped.
  */
 export class Dataset<Args extends Record<string, unknown> = Record<string, unknown>, Result = unknown> {
   readonly name: string;
-  /** Hash of the function source and the name. */
+  /** Hash of the function source (or the script) and the name. */
   readonly identity: string;
   /** Dataset-level run args; mutate freely or use setRunArgs/updateRunArgs. */
   runArgs: RunArgs;
@@ -65,6 +67,9 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   private readonly downstream: Dataset<Record<string, unknown>, unknown>[] = [];
   readonly extraFilesSend: readonly string[];
   private readonly functionSource: string;
+  /** The script of a script Dataset (then functionSource is ""). */
+  readonly script: string | undefined;
+  private readonly template: Template | undefined;
   private readonly verbosity: number;
   private readonly logger: Logger;
   private readonly store: DatasetStore<DatasetMeta, StoredRunner>;
@@ -81,11 +86,31 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   /** What the submission, tracking and fetching modules see of this Dataset (see makeInternals). */
   private readonly internals: SubmissionHost<Args, Result>;
 
-  constructor(fn: Fn<Args, Result>, options: DatasetOptions = {}) {
+  /**
+   * `new Dataset(fn, options)`, or `new Dataset(undefined, { script, ... })` for a script Dataset
+   * (exactly one of the two).
+   */
+  constructor(fn: Fn<Args, Result> | null | undefined, options: DatasetOptions = {}) {
     if (options === null || typeof options !== "object" || Array.isArray(options)) {
       throw new InvalidArgumentError("Dataset options", options, "an object");
     }
-    this.functionSource = sourceOf(fn);
+    if (fn === undefined || fn === null) {
+      if (options.script === undefined)
+        throw new InvalidArgumentError("function", fn, "a function, or the `script` option with no function");
+      this.template = parseScript(options.script);
+      this.script = options.script;
+      this.functionSource = "";
+    } else {
+      if (options.script !== undefined)
+        throw new InvalidArgumentError(
+          "script",
+          options.script,
+          "no script when a function is given (give undefined as the function for a script Dataset)",
+        );
+      this.functionSource = sourceOf(fn);
+      this.script = undefined;
+      this.template = undefined;
+    }
     const { own, runArgs } = splitOptions(options, DATASET_OWN_KEYS);
     const { name, verbosity, logger, connection, ownsConnection, computer, extraFilesSend, dbDir } =
       datasetSettings(own, runArgs);
@@ -96,7 +121,9 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     this.computer = computer;
     this.extraFilesSend = extraFilesSend;
     this.name = name;
-    this.identity = hashOf({ function: this.functionSource, name });
+    this.identity = hashOf(
+      this.script !== undefined ? { script: this.script, name } : { function: this.functionSource, name },
+    );
     this.internals = this.makeInternals();
     mkdirSync(dbDir, { recursive: true });
     this.dbFile = resolve(dbDir, `${datasetFolder(name, this.identity)}.remoterun`);
@@ -149,14 +176,16 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   ): Dataset<Record<string, unknown>, unknown> {
     const stored = storedDataset(dbFile, options);
     const ds = new Dataset(
-      fromSource<Record<string, unknown>, unknown>(stored.functionSource),
+      stored.functionSource === undefined
+        ? undefined
+        : fromSource<Record<string, unknown>, unknown>(stored.functionSource),
       stored.options,
     );
     if (ds.identity !== stored.identity) {
       throw new InvalidArgumentError(
         "database file",
         dbFile,
-        "a database whose identity matches its function",
+        "a database whose identity matches its function or script",
       );
     }
     return ds;
@@ -233,6 +262,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
 
   private appendOne(args: Args, options: AppendOptions): { runner: Runner<Args, Result>; added: boolean } {
     const { own, runArgs, encodedArgs } = appendInput(args, options);
+    if (this.template) checkScriptArgs(args);
     let index = this.nextIndex;
     // A default name never collides with a custom one (e.g. a runner named "runner-1" by hand).
     if (own.name == null) while (this.byName.has(`runner-${index}`)) index++;
@@ -317,6 +347,13 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   setDownstream(next: Dataset<Record<string, unknown>, unknown>): void {
     if (!(next instanceof Dataset) || next === (this as unknown)) {
       throw new InvalidArgumentError("downstream dataset", next, "another Dataset");
+    }
+    if (this.script !== undefined || next.script !== undefined) {
+      throw new InvalidArgumentError(
+        "downstream dataset",
+        next.name,
+        "a dependency between function Datasets (script Datasets cannot be chained)",
+      );
     }
     if (next.connection !== this.connection && next.connection.label !== this.connection.label) {
       throw new InvalidArgumentError(
@@ -418,6 +455,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       folder: this.folder,
       connection: this.connection,
       scheduler: this.scheduler,
+      script: this.template,
       functionSource: this.functionSource,
       extraFilesSend: this.extraFilesSend,
       placements: this.placements,
@@ -646,7 +684,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     const meta: DatasetMeta = {
       runArgs: this.runArgs,
       nextIndex: this.nextIndex,
-      functionSource: this.functionSource,
+      ...(this.script !== undefined ? { script: this.script } : { functionSource: this.functionSource }),
       connection: this.connection.toJSON(),
     };
     if (this.computer) meta.computer = this.computer.toJSON();

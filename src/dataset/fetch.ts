@@ -7,6 +7,7 @@ import { RunnerFailedError } from "../shared/errors.js";
 import type { DatasetInternals } from "./internals.js";
 import { errorFile, resultFile } from "./layout.js";
 import type { Placement } from "./records.js";
+import { errFile, fetchScriptOutputs, outFile } from "./script.js";
 import { collectedResultsScript } from "./scripts.js";
 import { markFailed, refresh } from "./tracking.js";
 
@@ -33,6 +34,11 @@ export async function fetchFinished<Args extends Record<string, unknown>, Result
     groups.get(key)!.runners.push(r);
   }
   if (groups.size === 0) return;
+  if (ds.script) {
+    await fetchScriptOutputs((s) => ds.connection.exec(s), folder, [...groups.values()]);
+    ds.saveRunners(todo);
+    return;
+  }
 
   // One command reads the collected result lines of every submission concerned.
   const sources = [...groups.values()].flatMap(({ p, runners }) =>
@@ -91,7 +97,7 @@ export function setAsideOldResult<Args extends Record<string, unknown>, Result>(
   folder: string,
 ): void {
   if (p && r.token) {
-    for (const f of [resultFile(r.name), errorFile(r.name)]) {
+    for (const f of [resultFile(r.name), errorFile(r.name), outFile(r.name), errFile(r.name)]) {
       const file = resolve(p.localRoot, folder, f);
       if (existsSync(file)) renameSync(file, `${file}.stale-${r.token}`);
     }

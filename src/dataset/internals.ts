@@ -1,4 +1,5 @@
 import type { Computer } from "../computer/index.js";
+import type { Template } from "../computer/template.js";
 import type { Connection } from "../connection/types.js";
 import type { Runner } from "../runner/index.js";
 import type { UpstreamSubmission } from "./plans.js";
@@ -12,6 +13,8 @@ export interface DatasetInternals<Args extends Record<string, unknown>, Result> 
   readonly connection: Connection;
   /** The Computer when it drives a scheduler; undefined when runs start directly. */
   readonly scheduler: Computer | undefined;
+  /** The script of a script Dataset (undefined for a function Dataset). */
+  readonly script: Template | undefined;
   /** Every runner, in order. */
   readonly runners: readonly Runner<Args, Result>[];
   /** Where each runner's files went for its current submission, by runner name. */

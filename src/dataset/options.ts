@@ -27,6 +27,11 @@ export interface DatasetOwnOptions {
   extraFilesSend?: string[];
   /** Where messages go (default console.log). */
   logger?: Logger;
+  /**
+   * A bash script to run instead of a function (give `undefined` or `null` as the function): each
+   * runner's args fill its `#placeholder#`s, shell-quoted; the result is the script's stdout.
+   */
+  script?: string;
 }
 
 export const DATASET_OWN_KEYS: ReadonlySet<string> = new Set([
@@ -40,6 +45,7 @@ export const DATASET_OWN_KEYS: ReadonlySet<string> = new Set([
   "dbDir",
   "extraFilesSend",
   "logger",
+  "script",
 ]);
 
 export type DatasetOptions = DatasetOwnOptions & RunArgs;

@@ -1,7 +1,8 @@
 import type { Computer, PlannedSubmission, SubmitOptions } from "../computer/index.js";
 import type { Runner } from "../runner/index.js";
 import { resultFile } from "./layout.js";
-import { jobScript } from "./scripts.js";
+import { scriptJobScript } from "./script.js";
+import { jobScript, RUNNERS_FAILED_EXIT } from "./scripts.js";
 import type { Stager } from "./stage.js";
 
 /** One (localDir, remoteDir) pair of a submission: one transfer, one part of the launch command. */
@@ -62,7 +63,7 @@ export function stageJobs<Args extends Record<string, unknown>, Result>(
   f: Folder<Args, Result>,
   token: string,
   upstream: UpstreamSubmission | undefined,
-  on: { scheduler: Computer; nodeCommand: string; datasetName: string },
+  on: { scheduler: Computer; nodeCommand: string; datasetName: string; script?: { asynchronous: boolean } },
 ): string {
   const { scheduler } = on;
   let offset = 0;
@@ -70,15 +71,20 @@ export function stageJobs<Args extends Record<string, unknown>, Result>(
   f.plans!.forEach((plan, s) => {
     const count = plan.runnerNames.length;
     const script = `job-${token}-${s}.sh`;
+    const groupExpr = plan.array ? `$((${offset} + ${scheduler.arrayIndexExpr}))` : String(offset);
+    const groups = f.plans!.reduce((n, p) => n + p.runnerNames.length, 0);
     f.stager.put(
       script,
-      jobScript({
-        header: plan.header,
-        token,
-        nodeCommand: on.nodeCommand,
-        groupExpr: plan.array ? `$((${offset} + ${scheduler.arrayIndexExpr}))` : String(offset),
-        groups: f.plans!.reduce((n, p) => n + p.runnerNames.length, 0),
-      }),
+      on.script
+        ? scriptJobScript({
+            header: plan.header,
+            token,
+            groupExpr,
+            groups,
+            asynchronous: on.script.asynchronous,
+            runnersFailedExit: RUNNERS_FAILED_EXIT,
+          })
+        : jobScript({ header: plan.header, token, nodeCommand: on.nodeCommand, groupExpr, groups }),
       0o700,
     );
     const pattern = plan.array ? scheduler.outputIndexPattern : undefined;

@@ -15,6 +15,8 @@ export interface DatasetMeta {
   nextIndex: number;
   /** The function as shipped (lets Dataset.open() and the CLI work without the user's code). */
   functionSource?: string;
+  /** The script of a script Dataset (instead of functionSource). */
+  script?: string;
   connection?: ConnectionSpec;
   computer?: ComputerOptions;
 }
@@ -80,10 +82,10 @@ export function inspectDatabase(dbFile: string): InspectedDatabase {
 export function storedDataset(
   dbFile: string,
   options: Pick<DatasetOptions, "connection" | "url" | "logger" | "verbose">,
-): { functionSource: string; options: DatasetOptions; identity: string } {
+): { functionSource?: string; options: DatasetOptions; identity: string } {
   const { base, state } = peekDatabase(dbFile);
   const meta = state.meta;
-  if (!meta?.functionSource) {
+  if (!meta?.functionSource && !meta?.script) {
     throw new InvalidArgumentError("database file", dbFile, "a database that records its function");
   }
   const connection =
@@ -93,10 +95,15 @@ export function storedDataset(
     dbDir: dirname(base),
     connection,
     ...(meta.computer ? { computer: new Computer(meta.computer) } : {}),
+    ...(meta.script ? { script: meta.script } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.verbose !== undefined ? { verbose: options.verbose } : {}),
   };
-  return { functionSource: meta.functionSource, options: opts, identity: state.identity };
+  return {
+    ...(meta.functionSource ? { functionSource: meta.functionSource } : {}),
+    options: opts,
+    identity: state.identity,
+  };
 }
 
 /** Turn a stored connection description back into connect() options. */

@@ -3,6 +3,7 @@ import { basename, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { toTagged } from "../remote/codec.mjs";
 import { batchFile, FUNCTION_FILE, RUNTIME_FILES } from "./layout.js";
+import { scriptBatch, scriptBatchFile, scriptFile } from "./script.js";
 
 const runtimeDir = fileURLToPath(new URL("../remote/", import.meta.url));
 let runtimeSources: Map<string, string> | undefined;
@@ -68,6 +69,12 @@ export class Stager {
       ...(batch.groups ? { groups: batch.groups } : {}),
     };
     this.put(batchFile(token), JSON.stringify(doc));
+  }
+
+  /** A script submission: every runner's rendered script (mode 0700) and the runner list for bash. */
+  scripts(token: string, rendered: Map<string, string>, runners: StagedRunner[], groups?: string[][]): void {
+    for (const r of runners) this.put(scriptFile(r.name), rendered.get(r.name) as string, 0o700);
+    this.put(scriptBatchFile(token), scriptBatch({ token, runners, groups }));
   }
 
   /** Extra files go beside the Dataset's folder, i.e. into remoteDir itself. */

@@ -18,6 +18,7 @@ import {
   type UpstreamSubmission,
   upstreamInfo,
 } from "./plans.js";
+import { renderScripts, scriptMasterScript } from "./script.js";
 import { bashMasterScript, detachMaster, launchScript, NODE_MISSING_EXIT } from "./scripts.js";
 import { type StagedRunner, Stager } from "./stage.js";
 
@@ -75,6 +76,8 @@ export async function submit<Args extends Record<string, unknown>, Result>(
           );
     }
   }
+  // A script Dataset's runners get their scripts rendered now: a missing value stops everything.
+  const rendered = ds.script ? renderScripts(ds.script, runners) : undefined;
   for (const r of runners) setAsideOldResult(r, ds.placements.get(r.name), folder);
 
   // Without a scheduler the downstream runs are started by this submission's master script, so
@@ -95,11 +98,13 @@ export async function submit<Args extends Record<string, unknown>, Result>(
     const asynchronous = f.runners.every((r) => r.derivedRunArgs.asynchronous !== false);
     if (scheduler && f.plans) {
       const groups = f.plans.flatMap((p) => p.runnerNames);
-      f.stager.common(token, ds.functionSource, staged, { asynchronous, groups });
+      if (rendered) f.stager.scripts(token, rendered, staged, groups);
+      else f.stager.common(token, ds.functionSource, staged, { asynchronous, groups });
       f.body = stageJobs(f, token, upstream, {
         scheduler,
         nodeCommand: ds.connection.nodeCommand,
         datasetName: ds.name,
+        ...(rendered ? { script: { asynchronous } } : {}),
       });
       const slotOf = new Map(groups.flatMap((names, k) => names.map((n) => [n, k] as const)));
       for (const r of f.runners)
@@ -109,23 +114,28 @@ export async function submit<Args extends Record<string, unknown>, Result>(
           slot: slotOf.get(r.name)!,
         });
     } else {
-      f.stager.common(token, ds.functionSource, staged, { asynchronous });
       const then = downstream
         .filter((d) => d.runners.length)
         .map((d) => `../${d.follower.folder}/${masterScript(token)}`);
-      f.stager.put(
-        masterScript(token),
-        bashMasterScript({
-          token,
-          runners: f.runners.length,
-          asynchronous,
-          maxProcesses: f.runners[0].derivedRunArgs.maxProcesses as number | undefined,
-          nodeCommand: ds.connection.nodeCommand,
-          datasetName: ds.name,
-          then,
-        }),
-        0o700,
-      );
+      const master = {
+        token,
+        runners: f.runners.length,
+        asynchronous,
+        maxProcesses: f.runners[0].derivedRunArgs.maxProcesses as number | undefined,
+        datasetName: ds.name,
+        then,
+      };
+      if (rendered) {
+        f.stager.scripts(token, rendered, staged);
+        f.stager.put(masterScript(token), scriptMasterScript(master), 0o700);
+      } else {
+        f.stager.common(token, ds.functionSource, staged, { asynchronous });
+        f.stager.put(
+          masterScript(token),
+          bashMasterScript({ ...master, nodeCommand: ds.connection.nodeCommand }),
+          0o700,
+        );
+      }
       f.body = upstream ? "" : detachMaster(token);
       f.runners.forEach((r, slot) => {
         ds.placements.set(r.name, { localRoot: f.localRoot, remoteRoot: f.remoteRoot, slot });
@@ -151,7 +161,7 @@ export async function submit<Args extends Record<string, unknown>, Result>(
     const script = launchScript(
       ds.connection.nodeCommand,
       launching.map((f) => ({ dir: `${f.remoteRoot}/${folder}`, body: f.body })),
-      !scheduler,
+      !scheduler && !ds.script,
     );
     const res = await ds.connection.exec(script, { allowFailure: true });
     if (res.exitCode === NODE_MISSING_EXIT) {

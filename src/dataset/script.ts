@@ -1,0 +1,284 @@
+/**
+ * Script Datasets: a bash script with `#placeholder#`s instead of a function. Each runner's args
+ * fill the placeholders (the grammar of Computer templates), every value shell-quoted into one word;
+ * the runs are driven by plain bash on the far side (no node), and a runner's result is its stdout.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { Template } from "../computer/template.js";
+import { encode } from "../remote/codec.mjs";
+import type { Runner } from "../runner/index.js";
+import { InvalidArgumentError, RunnerFailedError } from "../shared/errors.js";
+import { shellQuote as q } from "../shared/quote.js";
+import { exitLog } from "./layout.js";
+import type { Placement } from "./records.js";
+import { markFailed } from "./tracking.js";
+
+export const scriptFile = (runner: string) => `${runner}.sh`;
+export const outFile = (runner: string) => `${runner}.out`;
+export const errFile = (runner: string) => `${runner}.err`;
+/** `<token> <exit code>` of the runner's last run (written by the run that is the runner's current one). */
+export const rcFile = (runner: string) => `${runner}.rc`;
+/** The runner list and bash functions of one submission, sourced by its master and job scripts. */
+export const scriptBatchFile = (token: string) => `submit-${token}.runners.sh`;
+
+/** Check the `script` option and parse its placeholders (TemplateError when malformed). */
+export function parseScript(script: unknown): Template {
+  if (typeof script !== "string" || script.trim() === "") {
+    throw new InvalidArgumentError("script", script, "a non-empty string (the text of a bash script)");
+  }
+  if (script.includes("\0")) throw new InvalidArgumentError("script", script, "text without NUL bytes");
+  return Template.parse(script);
+}
+
+const isScalar = (v: unknown) =>
+  typeof v === "string" ||
+  (typeof v === "number" && Number.isFinite(v)) ||
+  typeof v === "boolean" ||
+  typeof v === "bigint";
+
+/**
+ * Args of a script runner fill shell words: each must be a string, finite number, boolean or bigint,
+ * an array of those, or null/undefined (no value). Strings must not contain NUL bytes.
+ */
+export function checkScriptArgs(args: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(args)) {
+    if (value === null || value === undefined) continue;
+    const items = Array.isArray(value) ? value : [value];
+    for (const item of items) {
+      if (!isScalar(item)) {
+        throw new InvalidArgumentError(
+          `script arg ${key}`,
+          value,
+          "a string, number, boolean or an array of those (script args become shell words)",
+        );
+      }
+      if (typeof item === "string" && item.includes("\0")) {
+        throw new InvalidArgumentError(`script arg ${key}`, value, "text without NUL bytes");
+      }
+    }
+  }
+}
+
+/** Every runner's script, rendered from its args (TemplateError naming placeholder and runner). */
+export function renderScripts(
+  template: Template,
+  runners: readonly { name: string; args: Record<string, unknown> }[],
+): Map<string, string> {
+  return new Map(runners.map((r) => [r.name, template.render(r.args, r.name, { shell: true })]));
+}
+
+/**
+ * The file a submission's master or job scripts source: the runners (names and working folders,
+ * relative to the Dataset's folder), their packing into groups (scheduler), and `run_script`, which
+ * runs one runner and writes the same state lines as the node runtime.
+ */
+export function scriptBatch(opts: {
+  token: string;
+  runners: { name: string; runDir?: string }[];
+  groups?: string[][];
+}): string {
+  const { token } = opts;
+  const index = new Map(opts.runners.map((r, i) => [r.name, i]));
+  const lines = [
+    `# remoterun: runners of submission ${token} (sourced by its master or job scripts)`,
+    `T=${q(token)}`,
+    "here=$(pwd)",
+    `names=(${opts.runners.map((r) => q(r.name)).join(" ")})`,
+    `cwds=(${opts.runners.map((r) => q(r.runDir ? `../${r.runDir}` : "..")).join(" ")})`,
+  ];
+  if (opts.groups)
+    lines.push(
+      `groups=(${opts.groups.map((g) => q(g.map((n) => String(index.get(n))).join(" "))).join(" ")})`,
+    );
+  lines.push(
+    // Epoch milliseconds: GNU date has %N; elsewhere (BSD, busybox) whole seconds * 1000.
+    'now_ms() { local t; t=$(date +%s%3N 2>/dev/null); case "$t" in "" | *[!0-9]*) echo "$(date +%s)000" ;; *) echo "$t" ;; esac; }',
+    "# run_script <index> <state log>: the runner's script in its folder, stdout/stderr to <name>.out/.err",
+    "run_script() {",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash array expansion
+    "  local n=${names[$1]} cwd=${cwds[$1]} log=$2 rc s",
+    `  printf '%s\\t%s\\tstarted\\t%s\\n' "$T" "$n" "$(now_ms)" >> "$log"`,
+    // A forced resubmission may start while an older run of this runner goes on: the older run's
+    // files are unlinked (it goes on writing into nothing) and it no longer writes the exit file.
+    '  rm -f -- "$n.out" "$n.err" "$n.rc"',
+    `  printf '%s' "$T" > "$n.current"`,
+    '  ( mkdir -p -- "$cwd" && cd -- "$cwd" && exec bash "$here/$n.sh" ) > "$n.out" 2> "$n.err" < /dev/null',
+    "  rc=$?",
+    `  [ "$(cat -- "$n.current" 2>/dev/null)" = "$T" ] && printf '%s %s\\n' "$T" "$rc" > "$n.rc"`,
+    '  if [ "$rc" = 0 ]; then s=completed; else s=failed; fi',
+    `  printf '%s\\t%s\\t%s\\t%s\\n' "$T" "$n" "$s" "$(now_ms)" >> "$log"`,
+    "}",
+    "# run_share <state log> <parallel 0|1> <index>...",
+    "run_share() {",
+    "  local log=$1 par=$2 i",
+    "  shift 2",
+    '  for i in "$@"; do',
+    '    if [ "$par" = 1 ]; then run_script "$i" "$log" & else run_script "$i" "$log"; fi',
+    "  done",
+    "  wait",
+    "}",
+    "",
+  );
+  return lines.join("\n");
+}
+
+/** `@process` exit line of share K of P, as the node runtime's launcher writes it. */
+function exitLine(token: string, k: string, p: string): string {
+  return `printf '%s\\t@process\\t%s/%s\\t%s\\t%s\\n' "$T" "${k}" "${p}" "$rc" "$(date +%s)" >> ${q(exitLog(token))}`;
+}
+
+/**
+ * The master script of a script submission without a scheduler: P lanes (P = 1 when not
+ * asynchronous, else maxProcesses or the remote's CPU count, at most the number of runners), lane k
+ * running runners k, k+P, ... one after another. No node anywhere.
+ */
+export function scriptMasterScript(opts: {
+  token: string;
+  runners: number;
+  asynchronous: boolean;
+  maxProcesses?: number;
+  datasetName: string;
+  then?: string[];
+}): string {
+  const { token, runners } = opts;
+  const lanes = opts.maxProcesses
+    ? `P=${Math.min(runners, opts.maxProcesses)}`
+    : `P=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1); [ "$P" -gt ${runners} ] && P=${runners}`;
+  return [
+    "#!/usr/bin/env bash",
+    `# remoterun submission ${token} of script dataset ${opts.datasetName}: ${runners} runner(s)`,
+    `cd "$(dirname "$0")" || exit 1`,
+    "umask 077 # outputs and state files are private to the user",
+    "mkdir -p state",
+    `. ./${scriptBatchFile(token)}`,
+    opts.asynchronous ? lanes : "P=1",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash array length
+    "N=${#names[@]}",
+    "k=0",
+    "while [ $k -lt $P ]; do",
+    "  (",
+    '    share=(); i=$k; while [ $i -lt $N ]; do share+=("$i"); i=$((i + P)); done',
+    `    run_share "state/$T.$k.log" 0 "\${share[@]}"; rc=$?`,
+    `    ${exitLine(token, "$k", "$P")}`,
+    "  ) &",
+    "  k=$((k+1))",
+    "done",
+    "wait",
+    ...(opts.then ?? []).map((s) => `bash ${q(s)} > ${q(s.replace(/\.sh$/, ".log"))} 2>&1 < /dev/null`),
+    "",
+  ].join("\n");
+}
+
+/** The body of a scheduler job of a script Dataset: runs group K (fixed, or offset + array index). */
+export function scriptJobScript(opts: {
+  header: string;
+  token: string;
+  groupExpr: string;
+  groups: number;
+  asynchronous: boolean;
+  runnersFailedExit: number;
+}): string {
+  return [
+    opts.header.trimEnd(),
+    `# remoterun job of submission ${opts.token} (script dataset)`,
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
+    'cd "${SLURM_SUBMIT_DIR:-${PBS_O_WORKDIR:-${SGE_O_WORKDIR:-${LS_SUBCWD:-.}}}}" || exit 1',
+    "umask 077 # outputs and state files are private to the user",
+    "mkdir -p state",
+    `. ./${scriptBatchFile(opts.token)}`,
+    `K=${opts.groupExpr}`,
+    // the group's indices, unquoted on purpose: they split into words
+    `run_share "state/$T.$K.log" ${opts.asynchronous ? 1 : 0} \${groups[$K]}; rc=$?`,
+    exitLine(opts.token, "$K", String(opts.groups)),
+    // As for function Datasets: a job none of whose runners succeeded fails (dependencies see it).
+    `[ "$rc" = 0 ] && awk -F'\\t' '$3 == "completed" { ok = 1 } $3 == "failed" { bad = 1 } END { exit !(bad && !ok) }' "state/$T.$K.log" 2>/dev/null && rc=${opts.runnersFailedExit}`,
+    "exit $rc",
+    "",
+  ].join("\n");
+}
+
+/**
+ * One command that prints, per runner, `name \t token \t exit code \t out bytes \t err bytes \t
+ * base64(out) \t base64(err)`: byte-exact whatever the output (base64 survives the UTF-8 text that
+ * exec returns), token and exit code from the runner's `.rc` file (`-` when there is none).
+ */
+export function scriptFetchScript(items: { dir: string; name: string }[]): string {
+  return [
+    'b64() { base64 -w0 2>/dev/null < "$1" || base64 < "$1" 2>/dev/null | tr -d \'\\n\'; }',
+    "one() {",
+    "  local d=$1 n=$2 t= c= o e",
+    '  read -r t c 2>/dev/null < "$d/$n.rc"',
+    '  o=$(wc -c 2>/dev/null < "$d/$n.out" || echo 0); e=$(wc -c 2>/dev/null < "$d/$n.err" || echo 0)',
+    `  printf '%s\\t%s\\t%s\\t%s\\t%s\\t' "$n" "\${t:--}" "\${c:--}" "$((o))" "$((e))"`,
+    "  b64 \"$d/$n.out\"; printf '\\t'; b64 \"$d/$n.err\"; printf '\\n'",
+    "}",
+    ...items.map(({ dir, name }) => `one ${q(dir)} ${q(name)}`),
+    "true",
+    "",
+  ].join("\n");
+}
+
+interface Fetched {
+  token: string;
+  code: number;
+  out: Buffer;
+  err: Buffer;
+}
+
+/** Parse the lines of scriptFetchScript; a line whose payload does not match its byte counts is dropped. */
+export function parseScriptFetch(stdout: string): Map<string, Fetched> {
+  const out = new Map<string, Fetched>();
+  for (const line of stdout.split("\n")) {
+    const f = line.split("\t");
+    if (f.length !== 7) continue;
+    const [name, token, code, outBytes, errBytes, o, e] = f;
+    if (token === "-" || !/^\d+$/.test(code)) continue;
+    const ob = Buffer.from(o, "base64");
+    const eb = Buffer.from(e, "base64");
+    if (ob.length !== Number(outBytes) || eb.length !== Number(errBytes)) continue;
+    out.set(name, { token, code: Number(code), out: ob, err: eb });
+  }
+  return out;
+}
+
+/**
+ * Fetch the outputs of finished script runners in ONE command, apply them (stdout, one trailing
+ * newline trimmed, as the result; stderr as the error of a failure) and keep local copies
+ * `<name>.out` / `<name>.err` beside the staged files.
+ */
+export async function fetchScriptOutputs<Args extends Record<string, unknown>, Result>(
+  exec: (script: string) => Promise<{ stdout: string }>,
+  folder: string,
+  groups: { p: Placement; runners: Runner<Args, Result>[] }[],
+): Promise<void> {
+  const items = groups.flatMap(({ p, runners }) =>
+    runners.map((r) => ({ dir: `${p.remoteRoot}/${folder}`, name: r.name })),
+  );
+  const res = await exec(scriptFetchScript(items));
+  const fetched = parseScriptFetch(res.stdout);
+  for (const { p, runners } of groups) {
+    const dir = resolve(p.localRoot, folder);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    for (const r of runners) {
+      const f = fetched.get(r.name);
+      const isResult = r.state === "completed";
+      if (!f || f.token !== r.token || (f.code === 0) !== isResult) {
+        markFailed(r, `${isResult ? "output" : "error"} of submission ${r.token} is missing or stale`);
+        continue;
+      }
+      await writeFile(resolve(dir, outFile(r.name)), f.out, { mode: 0o600 });
+      await writeFile(resolve(dir, errFile(r.name)), f.err, { mode: 0o600 });
+      if (isResult) {
+        const text = f.out.toString("utf8").replace(/\n$/, "");
+        r.resultText = encode(text, "result");
+        r.result = text as Result;
+        r.setState("satisfied");
+      } else {
+        const stderr = f.err.toString("utf8");
+        r.errorText = stderr.trim() === "" ? `exit code ${f.code}` : stderr;
+        r.result = new RunnerFailedError(r.name, r.errorText);
+      }
+    }
+  }
+}
