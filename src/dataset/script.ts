@@ -12,6 +12,7 @@ import { InvalidArgumentError, RunnerFailedError } from "../shared/errors.js";
 import { shellQuote as q } from "../shared/quote.js";
 import { exitLog } from "./layout.js";
 import type { Placement } from "./records.js";
+import { lanesThen } from "./scripts.js";
 import { markFailed } from "./tracking.js";
 
 export const scriptFile = (runner: string) => `${runner}.sh`;
@@ -155,17 +156,14 @@ export function scriptMasterScript(opts: {
     opts.asynchronous ? lanes : "P=1",
     // biome-ignore lint/suspicious/noTemplateCurlyInString: bash array length
     "N=${#names[@]}",
-    "k=0",
-    "while [ $k -lt $P ]; do",
-    "  (",
-    '    share=(); i=$k; while [ $i -lt $N ]; do share+=("$i"); i=$((i + P)); done',
-    `    run_share "state/$T.$k.log" 0 "\${share[@]}"; rc=$?`,
-    `    ${exitLine(token, "$k", "$P")}`,
-    "  ) &",
-    "  k=$((k+1))",
-    "done",
-    "wait",
-    ...(opts.then ?? []).map((s) => `bash ${q(s)} > ${q(s.replace(/\.sh$/, ".log"))} 2>&1 < /dev/null`),
+    ...lanesThen(
+      [
+        'share=(); i=$k; while [ $i -lt $N ]; do share+=("$i"); i=$((i + P)); done',
+        `run_share "state/$T.$k.log" 0 "\${share[@]}"; rc=$?`,
+        exitLine(token, "$k", "$P"),
+      ],
+      opts.then,
+    ),
     "",
   ].join("\n");
 }

@@ -38,15 +38,27 @@ export function bashMasterScript(opts: {
     opts.asynchronous
       ? `P=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1); [ "$P" -gt ${cap} ] && P=${cap}`
       : "P=1",
+    ...lanesThen([runtimeLine(token, "$k", "$P")], opts.then),
+    "",
+  ].join("\n");
+}
+
+/**
+ * Shell lines that run `lane` (lines using $k) in P background subshells, k = 0..P-1, wait for them
+ * all, then run the master scripts of downstream Datasets (`then`, paths relative to this folder).
+ */
+export function lanesThen(lane: string[], then: readonly string[] = []): string[] {
+  return [
     "k=0",
     "while [ $k -lt $P ]; do",
-    `  ( ${runtimeLine(token, "$k", "$P")} ) &`,
+    "  (",
+    ...lane.map((l) => `    ${l}`),
+    "  ) &",
     "  k=$((k+1))",
     "done",
     "wait",
-    ...(opts.then ?? []).map((s) => `bash ${q(s)} > ${q(s.replace(/\.sh$/, ".log"))} 2>&1 < /dev/null`),
-    "",
-  ].join("\n");
+    ...then.map((s) => `bash ${q(s)} > ${q(s.replace(/\.sh$/, ".log"))} 2>&1 < /dev/null`),
+  ];
 }
 
 /** The body of a scheduler job: runs runtime group K (fixed, or offset + array index) of G. */
