@@ -246,11 +246,13 @@ function makeServer(p: {
     async stop() {
       if (stopped) return;
       stopped = true;
-      if (isSshd(pid)) {
-        for (const k of await sshdChildren(pid)) signal(k, "SIGKILL");
-        await killChild(p.child);
-      }
-      await rm(p.dir, { recursive: true, force: true });
+      const kids = isSshd(pid) ? await sshdChildren(pid) : [];
+      for (const k of kids) signal(k, "SIGKILL");
+      if (isSshd(pid)) await killChild(p.child);
+      // A dying session process may still write its last log line into the folder: wait for them to
+      // be gone, and let rm retry if a file appears while it empties the folder (ENOTEMPTY).
+      for (let i = 0; i < 100 && kids.some((k) => existsSync(`/proc/${k}`)); i++) await sleep(20);
+      await rm(p.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
     },
   };
 }
