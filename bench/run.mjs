@@ -64,7 +64,7 @@ for (let i = 0; i < repeats; i++) {
 const best = Math.min(...all.map((r) => r.total));
 const median = all.map((r) => r.total).sort((a, b) => a - b)[Math.floor(all.length / 2)];
 console.log(
-  `local ${runs} runs end to end: best ${fmt(best)}, median ${fmt(median)}, lost ${all.reduce((s, r) => s + r.bad, 0)}`,
+  `${where} ${runs} runs end to end: best ${fmt(best)}, median ${fmt(median)}, lost ${all.reduce((s, r) => s + r.bad, 0)}`,
 );
 
 // Bulk append cost: 100,000 runners must not take minutes.
