@@ -459,6 +459,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       functionSource: this.functionSource,
       extraFilesSend: this.extraFilesSend,
       placements: this.placements,
+      unreported: new Map(),
       get runners() {
         return runners();
       },

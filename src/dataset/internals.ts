@@ -19,6 +19,11 @@ export interface DatasetInternals<Args extends Record<string, unknown>, Result> 
   readonly runners: readonly Runner<Args, Result>[];
   /** Where each runner's files went for its current submission, by runner name. */
   readonly placements: Map<string, Placement>;
+  /**
+   * When the scheduler was first seen to report a runner's job finished while the runner's own
+   * lines had not (yet) said so, by runner name (see tracking.ts).
+   */
+  readonly unreported: Map<string, number>;
   saveRunners(runners: Runner<Args, Result>[]): void;
   log(level: number, message: string): void;
 }

@@ -6,6 +6,9 @@ import { baseJobId } from "./plans.js";
 import { STATUS_MARKER, statusScript } from "./scripts.js";
 import { parseStateLines } from "./status.js";
 
+/** How long a job the scheduler reports finished may stay without its runner's own final line. */
+export const UNREPORTED_GRACE_MS = 20_000;
+
 export function markFailed<Args extends Record<string, unknown>, Result>(
   r: Runner<Args, Result>,
   why: string,
@@ -56,6 +59,7 @@ export async function refresh<Args extends Record<string, unknown>, Result>(
       if (u.crash) markFailed(r, u.crash);
       changed.push(r);
     }
+    if (!isInFlightState(r.state)) ds.unreported.delete(r.name);
     if (!isInFlightState(r.state) || !r.jobId) continue;
     const job = schedulerView.get(r.jobId) ?? schedulerView.get(baseJobId(r.jobId) ?? "");
     if (!job) continue;
@@ -66,9 +70,16 @@ export async function refresh<Args extends Record<string, unknown>, Result>(
       markFailed(r, why);
       changed.push(r);
     } else if (job.state === "completed") {
-      // The scheduler's view was read before the state lines: a finished job wrote its lines by then.
-      markFailed(r, `job ${r.jobId} ended (${job.raw}) without the runner reporting a result`);
-      changed.push(r);
+      // The scheduler's view was read before the state lines, so a finished job has written its
+      // lines by then — unless a shared filesystem has not shown them to this node yet (NFS caches
+      // attributes for seconds). Only a job silent for a grace period counts as failed.
+      const since = ds.unreported.get(r.name) ?? Date.now();
+      ds.unreported.set(r.name, since);
+      if (Date.now() - since >= UNREPORTED_GRACE_MS) {
+        ds.unreported.delete(r.name);
+        markFailed(r, `job ${r.jobId} ended (${job.raw}) without the runner reporting a result`);
+        changed.push(r);
+      }
     } else if (job.state === "running" && r.state === "submitted") {
       r.setState("started");
       changed.push(r);
