@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { copyFile, mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { CommandError, TransferError } from "../shared/errors.js";
+import { forEachLimited } from "../shared/limit.js";
 import { checkRelativeFiles } from "./paths.js";
 import { parseReport, reportScript } from "./report.js";
 import type {
@@ -84,26 +85,21 @@ async function copyAll(
   const made = new Set<string>();
   const from = resolve(fromRoot);
   const to = resolve(toRoot);
-  // Bounded parallelism: thousands of small files copy far faster than one by one.
-  const queue = [...files];
-  const worker = async () => {
-    for (let f = queue.pop(); f !== undefined; f = queue.pop()) {
-      const dest = join(to, f);
-      const dir = dirname(dest);
-      if (!made.has(dir)) {
-        await mkdir(dir, { recursive: true, mode: 0o700 });
-        made.add(dir);
-      }
-      try {
-        await copyFile(join(from, f), dest);
-      } catch (e) {
-        const err = e as NodeJS.ErrnoException;
-        if (skipMissing && err.code === "ENOENT") continue;
-        throw new TransferError(direction, `${f}: ${err.message}`);
-      }
+  await forEachLimited(files, 16, async (f) => {
+    const dest = join(to, f);
+    const dir = dirname(dest);
+    if (!made.has(dir)) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      made.add(dir);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(16, files.length) }, worker));
+    try {
+      await copyFile(join(from, f), dest);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (skipMissing && err.code === "ENOENT") return;
+      throw new TransferError(direction, `${f}: ${err.message}`);
+    }
+  });
 }
 
 /** Run `bash -s` with the script on stdin. Exported for reuse by tests and the ssh module. */

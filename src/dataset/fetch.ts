@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { decode } from "../remote/codec.mjs";
 import type { Runner } from "../runner/index.js";
 import { RunnerFailedError } from "../shared/errors.js";
+import { forEachLimited } from "../shared/limit.js";
 import type { DatasetInternals } from "./internals.js";
 import { errorFile, resultFile } from "./layout.js";
 import type { Placement } from "./records.js";
@@ -12,8 +13,9 @@ import { collectedResultsScript } from "./scripts.js";
 import { markFailed, refresh } from "./tracking.js";
 
 /**
- * Bring back results and errors of every finished runner not yet fetched: one transfer per
- * folder. Results are accepted only if they carry the token of the runner's current submission.
+ * Bring back results and errors of every finished runner not yet fetched: one command reads the
+ * collected lines of every submission concerned (a transfer only for lines that are missing).
+ * Results are accepted only if they carry the token of the runner's current submission.
  */
 export async function fetchFinished<Args extends Record<string, unknown>, Result>(
   ds: DatasetInternals<Args, Result>,
@@ -64,19 +66,21 @@ export async function fetchFinished<Args extends Record<string, unknown>, Result
         missing.push(r);
         continue;
       }
+      copies.push([resolve(dir, fetchedFile(r)), line]);
       applyFetched(r, parseDoc(line));
-      copies.push([resolve(dir, r.state === "failed" ? errorFile(r.name) : resultFile(r.name)), line]);
     }
     // Local copies of what was fetched, beside the staged files.
     await writeFilesParallel(dir, copies);
     // Lines can be missing (a runtime of an older version, a damaged file): the runners' own files.
     if (missing.length) {
-      const files = missing.map(
-        (r) => `${folder}/${r.state === "completed" ? resultFile(r.name) : errorFile(r.name)}`,
+      const names = missing.map(fetchedFile);
+      await ds.connection.pull(
+        p.remoteRoot,
+        p.localRoot,
+        names.map((n) => `${folder}/${n}`),
       );
-      await ds.connection.pull(p.remoteRoot, p.localRoot, files);
-      for (const r of missing) {
-        const file = resolve(dir, r.state === "completed" ? resultFile(r.name) : errorFile(r.name));
+      for (const [i, r] of missing.entries()) {
+        const file = resolve(dir, names[i]);
         let text: string | undefined;
         try {
           text = readFileSync(file, "utf8");
@@ -144,16 +148,14 @@ function parseDoc(text: string): FetchedDoc | undefined {
   }
 }
 
+/** The file a finished runner's outcome is in: its result, or its error when it failed. */
+function fetchedFile(r: { state: string; name: string }): string {
+  return r.state === "completed" ? resultFile(r.name) : errorFile(r.name);
+}
+
 /** Write many small files with bounded parallelism (thousands of results come back at once). */
 async function writeFilesParallel(dir: string, files: [string, string][]): Promise<void> {
   if (files.length === 0) return;
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  let next = 0;
-  const lane = async () => {
-    while (next < files.length) {
-      const [file, text] = files[next++];
-      await writeFile(file, text, { mode: 0o600 });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(16, files.length) }, lane));
+  await forEachLimited(files, 16, ([file, text]) => writeFile(file, text, { mode: 0o600 }));
 }

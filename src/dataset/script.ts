@@ -18,8 +18,6 @@ import { markFailed } from "./tracking.js";
 export const scriptFile = (runner: string) => `${runner}.sh`;
 export const outFile = (runner: string) => `${runner}.out`;
 export const errFile = (runner: string) => `${runner}.err`;
-/** `<token> <exit code>` of the runner's last run (written by the run that is the runner's current one). */
-export const rcFile = (runner: string) => `${runner}.rc`;
 /** The runner list and bash functions of one submission, sourced by its master and job scripts. */
 export const scriptBatchFile = (token: string) => `submit-${token}.runners.sh`;
 
