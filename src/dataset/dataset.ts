@@ -21,6 +21,7 @@ import { DatasetStore } from "../store/index.js";
 import { fetchFinished, setAsideOldResult } from "./fetch.js";
 import { type Fn, fromSource, sourceOf } from "./function.js";
 import type { Follower, SubmissionHost } from "./internals.js";
+import { settleLaunches } from "./launch.js";
 import { datasetFolder, isValidName } from "./layout.js";
 import {
   type AppendOptions,
@@ -397,6 +398,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     this.temporaryRunArgs = { ...temporary };
     try {
       for (const r of this._runners) validateRunArgs(r.derivedRunArgs, `${r.name} derived run args`);
+      await settleLaunches(this.internals);
       if (this._runners.some((r) => isInFlightState(r.state))) await this.refresh();
       const submit: Runner<Args, Result>[] = [];
       const skipped: string[] = [];
@@ -443,6 +445,16 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
           : String(this.runArgs.remoteDir),
       runners: ds.runners,
       submit: (runners, upstream) => ds.submit(runners, upstream),
+      started: (runners, jobId) => {
+        const now = Date.now();
+        for (const r of runners) {
+          r.jobId = jobId;
+          r.setState(jobId === undefined ? "created" : "submitted", now);
+        }
+        ds.saveRunners(runners);
+        if (jobId !== undefined)
+          ds.log(1, `submitted ${runners.length} runner(s) of ${ds.name} after their upstream runners`);
+      },
     };
   }
 
@@ -473,15 +485,18 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
 
   // ---------------------------------------------------------------- tracking
 
-  private refresh(): Promise<void> {
-    return refresh(this.internals);
+  /** Settle launches a stopped process left unknown, then read the state of in-flight runners. */
+  private async refresh(): Promise<void> {
+    await settleLaunches(this.internals);
+    await refresh(this.internals);
   }
 
   /**
    * Stop every in-flight runner: one scheduler cancel (or one kill of the master process groups)
    * for all of them. Cancelled runners are marked failed. Returns the names cancelled.
    */
-  cancel(): Promise<string[]> {
+  async cancel(): Promise<string[]> {
+    await settleLaunches(this.internals);
     return cancel(this.internals);
   }
 
@@ -514,6 +529,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
    * folder. Results are accepted only if they carry the token of the runner's current submission.
    */
   async fetchResults(): Promise<(Result | RunnerFailedError | undefined)[]> {
+    await settleLaunches(this.internals);
     await fetchFinished(this.internals);
     return this.results;
   }

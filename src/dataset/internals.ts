@@ -36,6 +36,11 @@ export interface Follower {
   readonly remoteRoot: string;
   readonly runners: readonly Runner<Record<string, unknown>, unknown>[];
   submit(runners: Runner<Record<string, unknown>, unknown>[], upstream: UpstreamSubmission): Promise<void>;
+  /**
+   * The upstream's master that starts these runners was launched (`jobId`: its pid) or, with
+   * undefined, was not: the runners go back to `created`.
+   */
+  started(runners: Runner<Record<string, unknown>, unknown>[], jobId: string | undefined): void;
 }
 
 /** What a submission uses besides: the shipped function, extra files and the downstream Datasets. */

@@ -21,8 +21,8 @@ export interface Folder<Args extends Record<string, unknown>, Result> {
 export interface UpstreamSubmission {
   token: string;
   remoteRoot: string;
-  /** Master pid of the upstream submission without scheduler (its process group runs ours too). */
-  pid?: string;
+  /** The upstream's remote Dataset folder, which holds the submission's launch record. */
+  launchDir: string;
   /** The upstream's jobs, to mirror them one to one with dependencies. */
   jobs?: { runnerNames: string[][]; array: boolean; jobId: string }[];
   byPosition: Map<number, { name: string }>;
@@ -104,34 +104,6 @@ export function stageJobs<Args extends Record<string, unknown>, Result>(
   return lines.join("\n");
 }
 
-/** Parse `@<folder> pid <pid>` / `@<folder> job <s> <id>` lines of the launch command. */
-export function recordJobIds<Args extends Record<string, unknown>, Result>(
-  launching: Folder<Args, Result>[],
-  stdout: string,
-  scheduler: Computer | undefined,
-): void {
-  for (const line of stdout.split("\n")) {
-    const m = /^@(\d+) (pid|job) (\S+)(?: (\S+))?$/.exec(line.trim());
-    if (!m) continue;
-    const f = launching[Number(m[1])];
-    if (!f) continue;
-    if (m[2] === "pid") {
-      for (const r of f.runners) r.jobId = `pid:${m[3]}`;
-      continue;
-    }
-    const plan = f.plans?.[Number(m[3])];
-    if (!plan || !scheduler) continue;
-    const id = scheduler.parseJobId(m[4] ?? "");
-    plan.jobId = id;
-    plan.runnerNames.forEach((names, t) => {
-      for (const n of names) {
-        const r = f.runners.find((x) => x.name === n);
-        if (r) r.jobId = plan.array ? `${id}_${t}` : id;
-      }
-    });
-  }
-}
-
 /** What a downstream Dataset needs to follow this submission (`all`: every runner of the Dataset). */
 export function upstreamInfo<Args extends Record<string, unknown>, Result>(
   token: string,
@@ -147,7 +119,7 @@ export function upstreamInfo<Args extends Record<string, unknown>, Result>(
   return {
     token,
     remoteRoot: first.remoteRoot,
-    pid: runners[0]?.jobId?.startsWith("pid:") ? runners[0].jobId : undefined,
+    launchDir: `${first.remoteRoot}/${folder}`,
     jobs: plans?.map((p) => ({ runnerNames: p.runnerNames, array: p.array, jobId: p.jobId ?? "" })),
     byPosition,
     link: (downPosition: number) => {

@@ -26,6 +26,15 @@ export interface Placement {
   localRoot: string;
   remoteRoot: string;
   slot: number;
+  /** With a scheduler: the planned job (its position in the submission) that runs the runner... */
+  job?: number;
+  /** ...and its array task, when that job is an array. */
+  task?: number;
+  /**
+   * The remote folder holding the launch record of the runner's submission, when it is not the
+   * runner's own Dataset folder (a downstream runner started by its upstream's master).
+   */
+  launch?: string;
 }
 
 export type StoredRunner = RunnerRecord & { placement?: Placement };

@@ -7,14 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  jobScript,
-  launchScript,
-  NODE_MISSING_EXIT,
-  RUNNERS_FAILED_EXIT,
-  STATUS_MARKER,
-  statusScript,
-} from "./scripts.js";
+import { jobScript, RUNNERS_FAILED_EXIT, STATUS_MARKER, statusScript } from "./scripts.js";
 
 const work = mkdtempSync(join(tmpdir(), "rr-scripts-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -68,32 +61,5 @@ describe("statusScript", () => {
       "tok\trunner-0\tcompleted\t1",
       "tok\trunner-1\tstarted\t1",
     ]);
-  });
-});
-
-describe("launchScript node check", () => {
-  function launchWith(version: string): { status: number | null; stderr: string } {
-    const dir = join(work, `launch-${++seq}`);
-    mkdirSync(dir);
-    const fake = join(dir, "fake-node.sh");
-    // a setup line's chatter first, the version last, as `module load nodejs && node` may print
-    writeFileSync(fake, `#!/bin/bash\necho "module chatter"\necho ${version}\n`, { mode: 0o755 });
-    const script = launchScript(fake, [{ dir, body: "echo launched" }], true);
-    const r = spawnSync("bash", ["-c", script], { cwd: dir, encoding: "utf8" });
-    return { status: r.status, stderr: r.stderr };
-  }
-  it("accepts Node 18 and later", () => {
-    expect(launchWith("v18.20.8").status).toBe(0);
-    expect(launchWith("v22.1.0").status).toBe(0);
-  });
-  it("refuses an older node, saying which and why", () => {
-    const r = launchWith("v16.20.2");
-    expect(r.status).toBe(NODE_MISSING_EXIT);
-    expect(r.stderr).toMatch(/node v16\.20\.2 .* is too old: the remote runtime needs Node\.js >= 18/);
-  });
-  it("refuses a node command that does not start", () => {
-    const r = launchWith("");
-    expect(r.status).toBe(NODE_MISSING_EXIT);
-    expect(r.stderr).toMatch(/cannot start node with/);
   });
 });

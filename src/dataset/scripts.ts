@@ -92,32 +92,6 @@ export function jobScript(opts: {
 /** Exit status of a scheduler job whose runners all failed (their own errors say why). */
 export const RUNNERS_FAILED_EXIT = 3;
 
-/**
- * One command that checks node and starts, in every folder, the launch text (a detached master
- * script, or a scheduler submission script) so the runs go on when the driver goes away.
- * Each folder's output lines are prefixed with `@<folder index>`.
- */
-export function launchScript(
-  nodeCommand: string,
-  folders: { dir: string; body: string }[],
-  checkNode: boolean,
-): string {
-  return [
-    nodeFunction(nodeCommand),
-    checkNode ? nodeCheck(nodeCommand) : "",
-    ...folders.map(({ dir, body }, i) =>
-      [
-        `( cd -- ${q(dir)} || exit 98`,
-        body,
-        `) | sed 's/^/@${i} /'`,
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: bash array expansion
-        'rc=${PIPESTATUS[0]}; [ "$rc" = 0 ] || exit "$rc"',
-      ].join("\n"),
-    ),
-    "",
-  ].join("\n");
-}
-
 /** Launch text of a no-scheduler submission: the master, detached in its own session. */
 export function detachMaster(token: string): string {
   return [
@@ -127,24 +101,6 @@ export function detachMaster(token: string): string {
   ].join("\n");
 }
 
-export const NODE_MISSING_EXIT = 97;
-/** The oldest Node.js the remote runtime runs on. */
-export const MIN_NODE_MAJOR = 18;
-
-/**
- * Shell text that stops the launch (exit NODE_MISSING_EXIT, reason on stderr) when node cannot be
- * started or is older than the runtime supports. Setup lines may print chatter: the last line counts.
- */
-function nodeCheck(nodeCommand: string): string {
-  const shown = nodeCommand.replace(/["\\$`]/g, "\\$&");
-  return [
-    "v=$(run_node --version 2>/dev/null | tail -n 1)",
-    `case "$v" in v[0-9]*) ;; *) echo "remoterun: cannot start node with: ${shown}" >&2; exit ${NODE_MISSING_EXIT} ;; esac`,
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
-    "m=${v#v}; m=${m%%.*}",
-    `if [ "$m" -lt ${MIN_NODE_MAJOR} ]; then echo "remoterun: node $v (from: ${shown}) is too old: the remote runtime needs Node.js >= ${MIN_NODE_MAJOR}" >&2; exit ${NODE_MISSING_EXIT}; fi`,
-  ].join("\n");
-}
 export const STATUS_MARKER = "@@remoterun-state-lines@@";
 
 /**

@@ -9,22 +9,27 @@ import {
 } from "../shared/errors.js";
 import { setAsideOldResult } from "./fetch.js";
 import type { Follower, SubmissionHost } from "./internals.js";
-import { masterScript, newToken } from "./layout.js";
 import {
-  type Folder,
-  mirrorPlans,
-  recordJobIds,
-  stageJobs,
-  type UpstreamSubmission,
-  upstreamInfo,
-} from "./plans.js";
+  applyLaunchLines,
+  LAUNCH_REVOKED_EXIT,
+  launchingTokens,
+  launchScript,
+  linesOf,
+  NODE_MISSING_EXIT,
+} from "./launch.js";
+import { masterScript, newToken } from "./layout.js";
+import { type Folder, mirrorPlans, stageJobs, type UpstreamSubmission, upstreamInfo } from "./plans.js";
 import { renderScripts, scriptMasterScript } from "./script.js";
-import { bashMasterScript, detachMaster, launchScript, NODE_MISSING_EXIT } from "./scripts.js";
+import { bashMasterScript, detachMaster } from "./scripts.js";
 import { type StagedRunner, Stager } from "./stage.js";
 
 /**
  * Stage, transfer and launch these runners with one command per phase, then (or, without a
  * scheduler, before: this submission's master starts them) the matching runners downstream.
+ *
+ * Runners are saved `staged` before the transfer and `transferred` before the launch; the launch
+ * is exactly-once per token (see launch.ts), so a process that finds `transferred` runners asks
+ * the far side what became of them instead of submitting them again.
  */
 export async function submit<Args extends Record<string, unknown>, Result>(
   ds: SubmissionHost<Args, Result>,
@@ -32,6 +37,20 @@ export async function submit<Args extends Record<string, unknown>, Result>(
   upstream?: UpstreamSubmission,
 ): Promise<void> {
   const token = upstream?.token ?? newToken();
+  launchingTokens.add(token);
+  try {
+    await submitAs(token, ds, runners, upstream);
+  } finally {
+    if (!upstream) launchingTokens.delete(token);
+  }
+}
+
+async function submitAs<Args extends Record<string, unknown>, Result>(
+  token: string,
+  ds: SubmissionHost<Args, Result>,
+  runners: Runner<Args, Result>[],
+  upstream: UpstreamSubmission | undefined,
+): Promise<void> {
   const folder = ds.folder;
   const scheduler = ds.scheduler;
   const superseded = new Set(runners.filter((r) => isInFlightState(r.state)).map((r) => r.name));
@@ -106,12 +125,20 @@ export async function submit<Args extends Record<string, unknown>, Result>(
         datasetName: ds.name,
         ...(rendered ? { script: { asynchronous } } : {}),
       });
-      const slotOf = new Map(groups.flatMap((names, k) => names.map((n) => [n, k] as const)));
+      // Each runner's group (slot), planned job and array task: what a launch's job ids map onto.
+      const where = new Map<string, { slot: number; job: number; task?: number }>();
+      let slot = 0;
+      f.plans.forEach((plan, job) => {
+        plan.runnerNames.forEach((names, t) => {
+          for (const n of names) where.set(n, { slot, job, ...(plan.array ? { task: t } : {}) });
+          slot++;
+        });
+      });
       for (const r of f.runners)
         ds.placements.set(r.name, {
           localRoot: f.localRoot,
           remoteRoot: f.remoteRoot,
-          slot: slotOf.get(r.name)!,
+          ...where.get(r.name)!,
         });
     } else {
       const then = downstream
@@ -138,7 +165,13 @@ export async function submit<Args extends Record<string, unknown>, Result>(
       }
       f.body = upstream ? "" : detachMaster(token);
       f.runners.forEach((r, slot) => {
-        ds.placements.set(r.name, { localRoot: f.localRoot, remoteRoot: f.remoteRoot, slot });
+        ds.placements.set(r.name, {
+          localRoot: f.localRoot,
+          remoteRoot: f.remoteRoot,
+          slot,
+          // Started by the upstream's master: the upstream's launch record tells whether they were.
+          ...(upstream ? { launch: upstream.launchDir } : {}),
+        });
       });
     }
     f.stager.extra(ds.extraFilesSend);
@@ -157,37 +190,53 @@ export async function submit<Args extends Record<string, unknown>, Result>(
   ds.saveRunners(runners);
 
   const launching = [...folders.values()].filter((f) => f.body !== "");
-  if (launching.length) {
-    const script = launchScript(
-      ds.connection.nodeCommand,
-      launching.map((f) => ({ dir: `${f.remoteRoot}/${folder}`, body: f.body })),
-      !scheduler && !ds.script,
+  // Downstream runners started by an upstream master stay `transferred` until its launch is known.
+  if (launching.length === 0 && upstream && !scheduler) return;
+  const followers = scheduler ? [] : downstream.filter((d) => d.runners.length);
+  const script = launchScript(
+    ds.connection.nodeCommand,
+    launching.map((f) => ({ dir: `${f.remoteRoot}/${folder}`, body: f.body, token })),
+    !scheduler && !ds.script,
+  );
+  const res = await ds.connection.exec(script, { allowFailure: true });
+  if (res.exitCode === NODE_MISSING_EXIT) {
+    // Nothing was launched: every runner can be submitted again.
+    const now = Date.now();
+    for (const r of runners) r.setState("created", now);
+    ds.saveRunners(runners);
+    for (const { follower, runners: rs } of followers) follower.started(rs, undefined);
+    throw new RemoteEnvironmentError(
+      `${ds.connection.label}: ${res.stderr.trim() || "node is not available"}; install Node.js >= 18 there or set the connection's node command`,
     );
-    const res = await ds.connection.exec(script, { allowFailure: true });
-    if (res.exitCode === NODE_MISSING_EXIT) {
-      throw new RemoteEnvironmentError(
-        `${ds.connection.label}: ${res.stderr.trim() || "node is not available"}; install Node.js >= 18 there or set the connection's node command`,
+  }
+  launching.forEach((f, i) => {
+    const jobs = applyLaunchLines(f.runners, ds.placements, linesOf(res.stdout, i), scheduler);
+    f.plans?.forEach((plan, s) => {
+      plan.jobId = jobs.get(s);
+    });
+  });
+  if (res.exitCode !== 0) {
+    // Jobs submitted before the failure run: their runners are in flight and must never be
+    // submitted twice. The others go back to `created`, so a later run() submits them.
+    const now = Date.now();
+    for (const r of runners) r.setState(r.jobId !== undefined ? "submitted" : "created", now);
+    ds.saveRunners(runners);
+    const pid = runners.find((r) => r.jobId?.startsWith("pid:"))?.jobId;
+    for (const { follower, runners: rs } of followers) follower.started(rs, pid);
+    const went = runners.filter((r) => r.jobId !== undefined).length;
+    const also = went ? ` (${went} runner(s) of jobs submitted before the failure are in flight)` : "";
+    if (res.exitCode === LAUNCH_REVOKED_EXIT)
+      throw new CommandError(
+        "launch (its record was taken by another process, which found it abandoned)",
+        res,
+        "submission",
       );
-    }
-    if (res.exitCode !== 0) {
-      // Jobs submitted before the failure run: their runners are in flight and must never be
-      // submitted twice. The others go back to `created`, so a later run() submits them.
-      recordJobIds(launching, res.stdout, scheduler);
-      const now = Date.now();
-      for (const r of runners) r.setState(r.jobId !== undefined ? "submitted" : "created", now);
-      ds.saveRunners(runners);
-      const went = runners.filter((r) => r.jobId !== undefined).length;
-      const also = went ? ` (${went} runner(s) of jobs submitted before the failure are in flight)` : "";
-      throw scheduler
-        ? new SchedulerError(
-            `submission to ${scheduler.name} failed: ${res.stderr.trim() || res.stdout.trim()}${also}`,
-            res.stdout + res.stderr,
-          )
-        : new CommandError("launch", res, "submission");
-    }
-    recordJobIds(launching, res.stdout, scheduler);
-  } else if (upstream?.pid) {
-    for (const r of runners) r.jobId = upstream.pid;
+    throw scheduler
+      ? new SchedulerError(
+          `submission to ${scheduler.name} failed: ${res.stderr.trim() || res.stdout.trim()}${also}`,
+          res.stdout + res.stderr,
+        )
+      : new CommandError("launch", res, "submission");
   }
   const now = Date.now();
   for (const r of runners) r.setState("submitted", now);
@@ -196,6 +245,8 @@ export async function submit<Args extends Record<string, unknown>, Result>(
     1,
     `submitted ${runners.length} runner(s) of ${ds.name} to ${ds.connection.label}${scheduler ? ` through ${scheduler.name}` : ""}`,
   );
+  const pid = runners.find((r) => r.jobId?.startsWith("pid:"))?.jobId;
+  for (const { follower, runners: rs } of followers) follower.started(rs, pid);
 
   if (scheduler) {
     for (const { follower, runners: rs } of downstream)
