@@ -16,7 +16,7 @@
  * culprit among the runners in flight by running them one at a time.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { decode, encode, fromTagged } from "./codec.mjs";
@@ -45,6 +45,8 @@ const inFlight = new Set();
 let abandoned = 0;
 /** Names of the runners that ran before in this submission, in a worker that died. */
 const again = new Set();
+/** The files of the Dataset's folder when the worker started. */
+let present = new Set();
 /** Thrown by the intercepted process.exit() to unwind the runner's own code. */
 const UNWIND = Symbol("process.exit called by a runner");
 
@@ -124,6 +126,10 @@ function intercept() {
       // supervisor runs the runners that were in flight one at a time to find who called it.
       if (!run) return realExit(code ?? undefined);
       const shown = code ?? process.exitCode ?? 0;
+      if (run.settled)
+        process.stderr.write(
+          `remoterun: runner ${run.entry.name} called process.exit(${shown}) after it ended\n`,
+        );
       run.abandon(new Error(`process.exit(${shown}) called by the function`));
       throw UNWIND;
     }
@@ -176,6 +182,7 @@ async function main() {
   intercept();
 
   const lane = new Lane(batch.token, k);
+  present = new Set(readdirSync(here));
   let fn;
   try {
     const mod = await import(pathToFileURL(resolve(here, batch.function)).href);
@@ -234,9 +241,15 @@ async function runOne(lane, batch, here, fn, r) {
     // (a forced resubmission of an in-flight runner) must not overwrite what this one writes.
     // The marker costs a file per runner, so it is written only where it can matter: when an
     // older submission of this runner may still be going, or an older marker is there.
-    if (r.supersedes || existsSync(`${base}.current`)) writeAtomic(`${base}.current`, token);
-    for (const ext of [".result.json", ".error.json"]) setAside(`${base}${ext}`, token);
+    // Which old files are there: asked of the folder listing taken when the worker started (one
+    // read instead of five per runner), unless an older run of this runner may still be writing.
+    const has = r.supersedes
+      ? (/** @type {string} */ ext) => existsSync(`${base}${ext}`)
+      : (/** @type {string} */ ext) => present.has(`${r.name}${ext}`);
+    if (r.supersedes || has(".current")) writeAtomic(`${base}.current`, token);
+    for (const ext of [".result.json", ".error.json"]) if (has(ext)) setAside(`${base}${ext}`, token);
     for (const ext of [".out", ".err"]) {
+      if (!has(ext)) continue;
       if (again.has(r.name)) rmSync(`${base}${ext}`, { force: true });
       else setAside(`${base}${ext}`, token);
     }
