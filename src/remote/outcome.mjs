@@ -146,7 +146,7 @@ export function resultDoc(token, name, encoded, outputs) {
  */
 export function writeErrorDoc(lane, base, name, text, outputs) {
   const doc = `{"token":${JSON.stringify(lane.token)},"name":${JSON.stringify(name)},"stderr":${JSON.stringify(text)}${outputs}}`;
-  writeFileSync(ownFile(`${base}.error.json`, base, lane.token), doc);
+  writeFileSync(ownFile(`${base}.error.json`, base, lane.token), doc, { mode: 0o600 });
   lane.collect(doc);
 }
 

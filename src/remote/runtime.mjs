@@ -60,8 +60,8 @@ async function main() {
   const batch = JSON.parse(readFileSync(resolve(batchFile), "utf8"));
   const k = Number(kText);
   const p = Math.max(1, Number(pText));
-  mkdirSync("state", { recursive: true });
-  mkdirSync("results", { recursive: true });
+  mkdirSync("state", { recursive: true, mode: 0o700 });
+  mkdirSync("results", { recursive: true, mode: 0o700 });
   const lane = new Lane(batch.token, k);
   const names = batch.runners.map((r) => r.name);
 

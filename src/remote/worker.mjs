@@ -286,7 +286,7 @@ async function runOne(lane, batch, here, fn, r) {
     }
   }
   if (doc !== undefined) {
-    writeFileSync(ownFile(`${base}.result.json`, base, token), doc);
+    writeFileSync(ownFile(`${base}.result.json`, base, token), doc, { mode: 0o600 });
     lane.collect(doc);
     lane.mark(r.name, "completed");
   } else {
@@ -317,7 +317,7 @@ function readUpstream(here, up) {
 function writeAtomic(file, text) {
   const tmp = `${file}.tmp-${process.pid}`;
   // rename is atomic: a reader (or a kill -9) sees the old file or the whole new one, never half.
-  writeFileSync(tmp, text);
+  writeFileSync(tmp, text, { mode: 0o600 });
   renameSync(tmp, file);
 }
 
