@@ -151,6 +151,39 @@ function suite(label: string, setup: () => Promise<Where>) {
       }, 60_000);
     }
 
+    it("a runner waiting past its timeout fails while the others go on; a promise that can never settle fails", async () => {
+      const dir = tmp();
+      const ds = new Dataset(
+        async ({ mode }: { mode: string }) => {
+          // Its timer keeps the process busy after it timed out: the stuck promise is seen after.
+          if (mode === "slow") await new Promise((r) => setTimeout(r, 4000));
+          if (mode === "stuck") await new Promise(() => {});
+          await new Promise((r) => setTimeout(r, 1500));
+          return mode;
+        },
+        {
+          name: "waits",
+          skip: false,
+          verbose: 0,
+          maxProcesses: 1,
+          connection: where.connection(),
+          dbDir: dir,
+          localDir: join(dir, "local"),
+          remoteDir: where.remoteDir(dir),
+        },
+      );
+      ds.appendRun({ mode: "slow" }, { timeout: 1 });
+      ds.appendRun({ mode: "stuck" });
+      ds.appendRun({ mode: "fine" });
+      await ds.run();
+      await ds.wait({ interval: 0.1, timeout: 60 });
+      await ds.fetchResults();
+      expect(ds.errors[0]?.message).toBe("Error: timed out after 1 s");
+      expect(ds.errors[1]?.message).toBe("Error: the function returned a promise that never settles");
+      expect(ds.results[2]).toBe("fine");
+      await ds.close();
+    }, 60_000);
+
     it("what runners print concurrently in one process goes to each one's own stdout and stderr", async () => {
       const dir = tmp();
       const connection = where.connection();
