@@ -105,6 +105,8 @@ describe("new Dataset(...)", () => {
       "true",
     ],
     ["maxProcesses: 0", { maxProcesses: 0 }, "Dataset run args.maxProcesses", 0],
+    ["timeout: 0", { timeout: 0 }, "Dataset run args.timeout", 0],
+    ["timeout: 'soon'", { timeout: "soon" }, "Dataset run args.timeout", "soon"],
     ["skip: 'no'", { skip: "no" }, "skip", "no"],
     ["name: ''", { name: "" }, "Dataset name", ""],
     ["name: '../x'", { name: "../x" }, "Dataset name", "../x"],

@@ -78,4 +78,43 @@ describe("the runtime on Node 18", () => {
     await up.close();
     await down.close();
   });
+
+  it("keeps each runner's faults and output to itself", async () => {
+    const connection = connect({ kind: "local", node: node18 });
+    const ds = new Dataset(
+      async ({ mode }: { mode: string }) => {
+        console.log(`${mode} on ${process.version}`);
+        await new Promise((r) => setTimeout(r, 50));
+        if (mode === "exit") process.exit(3);
+        if (mode === "kill") process.kill(process.pid, "SIGKILL");
+        if (mode === "timer") await new Promise(() => setTimeout(() => Promise.reject(new Error("late")), 5));
+        return mode;
+      },
+      {
+        name: "n18faults",
+        connection,
+        dbDir: tmp,
+        localDir: join(tmp, "local"),
+        remoteDir: join(tmp, "remote"),
+        verbose: 0,
+        skip: false,
+        maxProcesses: 1,
+      },
+    );
+    ds.appendRuns(["ok", "exit", "kill", "timer", "fine"].map((mode) => ({ mode })));
+    await ds.run();
+    await ds.wait({ interval: 0.05, timeout: 60 });
+    await ds.fetchResults();
+    expect(ds.results[0]).toBe("ok");
+    expect(ds.results[4]).toBe("fine");
+    expect(ds.errors.filter((e) => e !== undefined).map((e) => e.message)).toEqual([
+      "Error: process.exit(3) called by the function",
+      "Error: the runner's process was killed by SIGKILL",
+      "Error: late",
+    ]);
+    expect(ds.runners.map((r) => r.stdout)).toEqual(
+      ["ok", "exit", "kill", "timer", "fine"].map((m) => `${m} on v${NODE18_VERSION}\n`),
+    );
+    await ds.close();
+  });
 });

@@ -60,6 +60,7 @@ export async function fetchFinished<Args extends Record<string, unknown>, Result
     const dir = resolve(p.localRoot, folder);
     const copies: [string, string][] = [];
     const missing: Runner<Args, Result>[] = [];
+    const large: Large<Args, Result>[] = [];
     for (const r of runners) {
       const line = lines.get(`${r.token}\0${r.name}`);
       if (line === undefined) {
@@ -67,7 +68,8 @@ export async function fetchFinished<Args extends Record<string, unknown>, Result
         continue;
       }
       copies.push([resolve(dir, fetchedFile(r)), line]);
-      applyFetched(r, parseDoc(line));
+      applyFetched(r, parseDoc(line), large);
+      copies.push(...outputCopies(dir, r));
     }
     // Local copies of what was fetched, beside the staged files.
     await writeFilesParallel(dir, copies);
@@ -87,9 +89,11 @@ export async function fetchFinished<Args extends Record<string, unknown>, Result
         } catch {
           text = undefined;
         }
-        applyFetched(r, text === undefined ? undefined : parseDoc(text));
+        applyFetched(r, text === undefined ? undefined : parseDoc(text), large);
+        await writeFilesParallel(dir, outputCopies(dir, r));
       }
     }
+    if (large.length) await pullLargeOutputs(ds, p, dir, large);
   }
   ds.saveRunners(todo);
 }
@@ -109,19 +113,34 @@ export function setAsideOldResult<Args extends Record<string, unknown>, Result>(
   r.result = undefined;
   r.resultText = undefined;
   r.errorText = undefined;
+  r.stdout = undefined;
+  r.stderr = undefined;
 }
 
 interface FetchedDoc {
   token?: string;
   name?: string;
   result?: unknown;
+  /** The error text of a failure (traceback-like, the error on the last line). */
   stderr?: string;
+  /** What the run printed; absent when nothing, `outBytes`/`errBytes` when only its file holds it. */
+  out?: string;
+  err?: string;
+  outBytes?: number;
+  errBytes?: number;
+}
+
+/** A fetched runner whose output was too big for its collected line: its files are copied. */
+interface Large<Args extends Record<string, unknown>, Result> {
+  r: Runner<Args, Result>;
+  doc: FetchedDoc;
 }
 
 /** Take a fetched result or error document, if it belongs to the runner's current submission. */
 function applyFetched<Args extends Record<string, unknown>, Result>(
   r: Runner<Args, Result>,
   doc: FetchedDoc | undefined,
+  large: Large<Args, Result>[],
 ): void {
   const isResult = r.state === "completed";
   if (!doc || doc.token !== r.token || (isResult ? !("result" in doc) : doc.stderr === undefined)) {
@@ -129,13 +148,64 @@ function applyFetched<Args extends Record<string, unknown>, Result>(
     markFailed(r, why);
     return;
   }
+  r.stdout = typeof doc.out === "string" ? doc.out : "";
+  r.stderr = typeof doc.err === "string" ? doc.err : "";
+  if (doc.outBytes || doc.errBytes) large.push({ r, doc });
   if (isResult) {
     r.resultText = JSON.stringify(doc.result);
     r.result = decode(r.resultText) as Result;
     r.setState("satisfied");
-  } else {
-    r.errorText = doc.stderr ?? "";
-    r.result = new RunnerFailedError(r.name, r.errorText);
+  } else setError(r, doc.stderr ?? "");
+}
+
+/** A failure's full error: what the run wrote on stderr, then the error itself (its last line). */
+function setError<Args extends Record<string, unknown>, Result>(
+  r: Runner<Args, Result>,
+  error: string,
+): void {
+  const stderr = r.stderr ?? "";
+  r.errorText = stderr === "" ? error : `${stderr}${stderr.endsWith("\n") ? "" : "\n"}${error}`;
+  r.result = new RunnerFailedError(r.name, r.errorText);
+}
+
+/** Local copies of what a fetched runner printed (none for the many runners that print nothing). */
+function outputCopies(
+  dir: string,
+  r: { name: string; stdout?: string; stderr?: string },
+): [string, string][] {
+  const copies: [string, string][] = [];
+  if (r.stdout) copies.push([resolve(dir, outFile(r.name)), r.stdout]);
+  if (r.stderr) copies.push([resolve(dir, errFile(r.name)), r.stderr]);
+  return copies;
+}
+
+/** Outputs too big for the collected lines: one copy of their files, then read locally. */
+async function pullLargeOutputs<Args extends Record<string, unknown>, Result>(
+  ds: DatasetInternals<Args, Result>,
+  p: Placement,
+  dir: string,
+  large: Large<Args, Result>[],
+): Promise<void> {
+  const files = large.flatMap(({ r, doc }) => [
+    ...(doc.outBytes ? [outFile(r.name)] : []),
+    ...(doc.errBytes ? [errFile(r.name)] : []),
+  ]);
+  await ds.connection.pull(
+    p.remoteRoot,
+    p.localRoot,
+    files.map((f) => `${ds.folder}/${f}`),
+  );
+  const read = (name: string) => {
+    try {
+      return readFileSync(resolve(dir, name), "utf8");
+    } catch {
+      return "";
+    }
+  };
+  for (const { r, doc } of large) {
+    if (doc.outBytes) r.stdout = read(outFile(r.name));
+    if (doc.errBytes) r.stderr = read(errFile(r.name));
+    if (doc.errBytes && r.state === "failed") setError(r, doc.stderr ?? "");
   }
 }
 

@@ -265,6 +265,8 @@ export async function fetchScriptOutputs<Args extends Record<string, unknown>, R
       }
       await writeFile(resolve(dir, outFile(r.name)), f.out, { mode: 0o600 });
       await writeFile(resolve(dir, errFile(r.name)), f.err, { mode: 0o600 });
+      r.stdout = f.out.toString("utf8");
+      r.stderr = f.err.toString("utf8");
       if (isResult) {
         const text = f.out.toString("utf8").replace(/\n$/, "");
         r.resultText = encode(text, "result");

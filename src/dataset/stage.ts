@@ -21,6 +21,8 @@ export interface StagedRunner {
   runDir?: string;
   /** An older submission of this runner may still be running (a forced resubmission). */
   supersedes?: boolean;
+  /** Seconds the runner may run before it fails (the `timeout` run arg). */
+  timeout?: number;
   /** Result file of the upstream runner (relative to this Dataset's folder) and its token. */
   upstream?: { file: string; token: string; name: string };
 }
@@ -64,6 +66,7 @@ export class Stager {
         args: toTagged(r.args, `${r.name} args`, new Set()),
         cwd: r.runDir ? `../${r.runDir}` : "..",
         ...(r.supersedes ? { supersedes: true } : {}),
+        ...(r.timeout ? { timeout: r.timeout } : {}),
         ...(r.upstream ? { upstream: r.upstream } : {}),
       })),
       ...(batch.groups ? { groups: batch.groups } : {}),

@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { parseDuration } from "../computer/duration.js";
 import { planJobs } from "../computer/index.js";
 import { isInFlightState, type Runner } from "../runner/index.js";
 import {
@@ -112,6 +113,7 @@ async function submitAs<Args extends Record<string, unknown>, Result>(
       args: r.args,
       runDir: r.derivedRunArgs.runDir as string | undefined,
       ...(superseded.has(r.name) ? { supersedes: true } : {}),
+      ...(r.derivedRunArgs.timeout !== undefined ? { timeout: parseDuration(r.derivedRunArgs.timeout) } : {}),
       ...(upstream ? { upstream: upstream.link(positions.get(r.name)!) } : {}),
     }));
     const asynchronous = f.runners.every((r) => r.derivedRunArgs.asynchronous !== false);

@@ -7,32 +7,46 @@
  *
  * The batch file carries every runner's args (tagged JSON, see codec.mjs): one file to write, send
  * and read for the whole submission instead of one per runner.
- * One process executes many runners: group k of the batch (explicit `groups`, or every runner whose
+ * One lane runs many runners: group k of the batch (explicit `groups`, or every runner whose
  * position i has i % P === k). For each runner it appends timestamped state lines to its own state
  * file `state/<token>.<k>.log`, and writes `<name>.result.json` or `<name>.error.json`, each tagged
  * with the submission token so that a stale file can never pass for a fresh one.
+ *
+ * This process is the lane's supervisor: the runners run in a worker process (worker.mjs), so that
+ * a runner that kills its process (a signal, running out of memory, an abort) fails alone. When a
+ * worker dies with runners unfinished, the state lines say which ones were in flight: the only one
+ * in flight is the culprit; several are run again one at a time, each in a fresh worker, until the
+ * culprit dies alone. The culprit gets an error naming the real cause, and the others run again in a
+ * fresh worker. A runner past its `timeout` that keeps its worker from noticing (a synchronous loop)
+ * has the worker killed under it the same way.
  */
+import { fork } from "node:child_process";
 import {
   appendFileSync,
   closeSync,
-  existsSync,
+  fstatSync,
   mkdirSync,
   openSync,
   readFileSync,
-  renameSync,
-  writeFileSync,
-  writeSync,
+  readSync,
+  statSync,
 } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
-import { decode, encode, fromTagged } from "./codec.mjs";
+import { fileURLToPath } from "node:url";
+import { Lane, outputFields, ownFile, readOutput, writeErrorDoc } from "./outcome.mjs";
 
+/** @typedef {import("./outcome.mjs").Batch} Batch */
 /**
- * @typedef {{ name: string, args: unknown, cwd?: string, supersedes?: boolean,
- *   upstream?: { file: string, token?: string, name: string } }} RunnerEntry
- * @typedef {{ token: string, function: string, asynchronous?: boolean, concurrency?: number,
- *   runners: RunnerEntry[], groups?: string[][] }} Batch
+ * How a worker ended: its exit code or signal, the end of what it wrote on stderr, and the runner
+ * whose timeout made the supervisor kill it.
+ * @typedef {{ code: number | null, signal: string | null, tail: string, timedOut?: { name: string, seconds: number } }} WorkerEnd
  */
+
+/** How long past its timeout a runner's worker may stay silent before it is killed. */
+const TIMEOUT_GRACE_MS = 1000;
+/** How much of a worker's stderr is kept to explain its death. */
+const TAIL_BYTES = 8192;
+const workerFile = fileURLToPath(new URL("./worker.mjs", import.meta.url));
 
 async function main() {
   const [batchFile, kText = "0", pText = "1"] = process.argv.slice(2);
@@ -46,187 +60,202 @@ async function main() {
   const batch = JSON.parse(readFileSync(resolve(batchFile), "utf8"));
   const k = Number(kText);
   const p = Math.max(1, Number(pText));
-  const mine = selectRunners(batch, k, p);
+  mkdirSync("state", { recursive: true, mode: 0o700 });
+  mkdirSync("results", { recursive: true, mode: 0o700 });
+  const lane = new Lane(batch.token, k);
+  const names = batch.runners.map((r) => r.name);
 
-  mkdirSync("state", { recursive: true });
-  mkdirSync("results", { recursive: true });
-  const stateFd = openSync(`state/${batch.token}.${k}.log`, "a");
-  collectedFd = openSync(`results/${batch.token}.${k}.jsonl`, "a");
-  /** @param {string} name @param {string} state */
-  const mark = (name, state) => writeSync(stateFd, `${batch.token}\t${name}\t${state}\t${Date.now()}\n`);
-
-  let fn;
-  try {
-    const mod = await import(pathToFileURL(resolve(here, batch.function)).href);
-    fn = mod.default;
-    if (typeof fn !== "function") throw new TypeError(`${batch.function} does not export a function`);
-  } catch (e) {
-    for (const r of mine) {
-      mark(r.name, "started");
-      writeError(batch.token, r.name, e);
-      mark(r.name, "failed");
+  /** Batch indices still to run in a shared worker, in order. */
+  let todo = selectRunners(batch, k, p);
+  /** Batch indices that were in flight when a worker died: each runs alone until one dies alone. */
+  /** @type {number[]} */
+  const suspects = [];
+  /** Batch indices that ran in a worker that died under them: their old output is dropped. */
+  const again = new Set();
+  while (suspects.length > 0 || todo.length > 0) {
+    const alone = suspects.length > 0;
+    const set = alone ? [/** @type {number} */ (suspects.shift())] : todo;
+    const from = sizeOf(lane.stateFile);
+    const end = await runWorker(resolve(batchFile), k, p, {
+      only: set,
+      ...(alone ? { limit: 1 } : {}),
+      again: set.filter((i) => again.has(i)),
+    });
+    const { started, ended } = readStates(lane.stateFile, from, batch.token);
+    const unfinished = set.filter((i) => !ended.has(names[i]));
+    if (!alone) todo = [];
+    if (unfinished.length === 0) continue;
+    // The worker died, or stopped, under these runners.
+    let inFlight = unfinished.filter((i) => started.has(names[i]));
+    for (const i of inFlight) again.add(i);
+    let rest = unfinished.filter((i) => !started.has(names[i]));
+    const timedOut = end.timedOut;
+    if (timedOut && inFlight.some((i) => names[i] === timedOut.name)) {
+      charge(lane, here, timedOut.name, `Error: timed out after ${timedOut.seconds} s`);
+      // The others in flight were not to blame: they run again.
+      inFlight = inFlight.filter((i) => names[i] !== timedOut.name);
+      rest = [...inFlight, ...rest];
+    } else if (inFlight.length === 1) {
+      charge(lane, here, names[inFlight[0]], deathText(end));
+    } else if (inFlight.length > 1) {
+      suspects.push(...inFlight);
+    } else if (started.size === 0) {
+      // Not one runner started: the worker itself cannot run (its function kills it on load, ...).
+      const why = deathText(end).replace(/[^\n]*$/, (last) => `${last} before running any runner`);
+      for (const i of rest) {
+        lane.mark(names[i], "started");
+        charge(lane, here, names[i], why);
+      }
+      rest = [];
     }
-    closeSync(stateFd);
-    closeSync(collectedFd);
-    return;
+    if (alone) todo = [...rest, ...todo];
+    else todo = rest;
   }
-
-  // process.chdir is process-wide, so runners that run in different folders are taken one folder at a
-  // time; runners sharing a folder run concurrently when the function is asynchronous.
-  const byCwd = new Map();
-  for (const r of mine) {
-    const cwd = resolve(here, r.cwd ?? ".");
-    if (!byCwd.has(cwd)) byCwd.set(cwd, []);
-    byCwd.get(cwd).push(r);
-  }
-  const limit = batch.asynchronous === false ? 1 : Math.max(1, batch.concurrency ?? 64);
-  for (const [cwd, runners] of byCwd) {
-    mkdirSync(cwd, { recursive: true });
-    process.chdir(cwd);
-    await pool(runners, limit, (r) => runOne(batch, here, fn, r, mark));
-  }
-  process.chdir(here);
-  closeSync(stateFd);
-  closeSync(collectedFd);
+  lane.close();
 }
 
 /**
- * Every result and error of this process is also appended, one JSON line each, to
- * `results/<token>.<k>.jsonl`, so that fetching costs one read per process instead of one file per
- * runner. The line is written before the runner's terminal state line.
- * @type {number}
+ * Run some runners in a fresh worker and tell how it ended: `only` their batch indices, `limit` how
+ * many at once, `again` those that ran before in a worker that died under them.
+ * @param {string} batchFile @param {number} k @param {number} p
+ * @param {{ only: number[], limit?: number, again: number[] }} job @returns {Promise<WorkerEnd>}
  */
-let collectedFd = -1;
-
-/** @param {string} line */
-function collect(line) {
-  if (collectedFd >= 0) writeSync(collectedFd, `${line}\n`);
+function runWorker(batchFile, k, p, job) {
+  return new Promise((done) => {
+    let tail = "";
+    /** @type {WorkerEnd["timedOut"]} */
+    let timedOut;
+    /** @type {Map<string, ReturnType<typeof setTimeout>>} */
+    const watch = new Map();
+    const child = fork(workerFile, [batchFile, String(k), String(p)], {
+      stdio: ["ignore", "inherit", "pipe", "ipc"],
+    });
+    child.stderr?.on("data", (/** @type {Buffer} */ d) => {
+      process.stderr.write(d);
+      tail = (tail + d.toString("utf8")).slice(-TAIL_BYTES);
+    });
+    child.on("message", (/** @type {unknown} */ m) => {
+      if (!Array.isArray(m)) return;
+      const [what, name, seconds] = m;
+      if (what === "s") {
+        watch.set(
+          name,
+          setTimeout(
+            () => {
+              timedOut ??= { name, seconds };
+              child.kill("SIGKILL");
+            },
+            seconds * 1000 + TIMEOUT_GRACE_MS,
+          ),
+        );
+      } else if (what === "e") {
+        clearTimeout(watch.get(name));
+        watch.delete(name);
+      }
+    });
+    let finished = false;
+    /** @param {number | null} code @param {string | null} signal @param {string} [more] */
+    const finish = (code, signal, more = "") => {
+      if (finished) return;
+      finished = true;
+      for (const t of watch.values()) clearTimeout(t);
+      done({ code, signal, tail: tail + more, ...(timedOut ? { timedOut } : {}) });
+    };
+    child.on("error", (e) => {
+      finish(-1, null, `${e.message}\n`);
+      child.kill("SIGKILL");
+    });
+    child.on("close", (code, signal) => finish(code, signal));
+    child.send(job, (e) => {
+      if (e) child.kill("SIGKILL");
+    });
+  });
 }
 
 /**
+ * Fail a runner whose worker died under it: its error document (with what it printed) and its
+ * terminal state line, as the worker would have written them.
+ * @param {Lane} lane @param {string} here @param {string} name @param {string} text
+ */
+function charge(lane, here, name, text) {
+  const base = resolve(here, name);
+  const out = readOutput(ownFile(`${base}.out`, base, lane.token));
+  const err = readOutput(ownFile(`${base}.err`, base, lane.token));
+  writeErrorDoc(lane, base, name, text, outputFields(out, err));
+  lane.mark(name, "failed");
+}
+
+/**
+ * The error of a runner that was alone in flight when its worker died: the end of the worker's
+ * stderr (what the process printed as it died), then the cause on the last line.
+ * @param {WorkerEnd} end
+ */
+function deathText(end) {
+  // Native stack frames of a fatal error say nothing to the function's author.
+  const lines = end.tail
+    .split("\n")
+    .filter(
+      (l) => l.trim() !== "" && !/^\s*\d+: 0x[0-9a-f]+/.test(l) && !/^-+ Native stack trace -+$/.test(l),
+    );
+  let cause;
+  if (lines.some((l) => /JavaScript heap out of memory/.test(l)))
+    cause = "Error: JavaScript heap out of memory";
+  else if (end.signal) cause = `Error: the runner's process was killed by ${end.signal}`;
+  else cause = `Error: the runner's process exited with code ${end.code}`;
+  return [...lines.slice(-20), cause].join("\n");
+}
+
+/**
+ * Names that started and that ended (completed or failed) in the state lines of this token written
+ * from byte `from` on.
+ * @param {string} file @param {number} from @param {string} token
+ */
+function readStates(file, from, token) {
+  const started = new Set();
+  const ended = new Set();
+  const fd = openSync(file, "r");
+  try {
+    const size = fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.max(0, size - from));
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, from + got);
+      if (n === 0) break;
+      got += n;
+    }
+    for (const line of buf.subarray(0, got).toString("utf8").split("\n")) {
+      const [t, name, state] = line.split("\t");
+      if (t !== token || name === undefined) continue;
+      if (state === "started") started.add(name);
+      else if (state === "completed" || state === "failed") ended.add(name);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { started, ended };
+}
+
+/** @param {string} file */
+function sizeOf(file) {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Batch indices of lane k of P.
  * @param {Batch} batch @param {number} k @param {number} p
- * @returns {RunnerEntry[]}
+ * @returns {number[]}
  */
 function selectRunners(batch, k, p) {
+  const all = batch.runners.map((_, i) => i);
   if (batch.groups) {
     const names = new Set(batch.groups[k] ?? []);
-    return batch.runners.filter((r) => names.has(r.name));
+    return all.filter((i) => names.has(batch.runners[i].name));
   }
-  return batch.runners.filter((_, i) => i % p === k);
-}
-
-/**
- * @param {Batch} batch @param {string} here @param {Function} fn @param {RunnerEntry} r
- * @param {(name: string, state: string) => void} mark
- */
-async function runOne(batch, here, fn, r, mark) {
-  const base = resolve(here, r.name);
-  mark(r.name, "started");
-  try {
-    // From now on this submission owns the runner's result: an older run of it that is still going
-    // (a forced resubmission of an in-flight runner) must not overwrite what this one writes.
-    // The marker costs a file per runner, so it is written only where it can matter: when an
-    // older submission of this runner may still be going, or an older marker is there.
-    if (r.supersedes || existsSync(`${base}.current`)) writeAtomic(`${base}.current`, batch.token);
-    setAside(`${base}.result.json`, batch.token);
-    setAside(`${base}.error.json`, batch.token);
-    const args = fromTagged(r.args);
-    /** @type {{ name: string, upstream?: unknown }} */
-    const ctx = { name: r.name };
-    if (r.upstream) ctx.upstream = readUpstream(here, r.upstream);
-    const value = await fn(args, ctx);
-    const doc = `{"token":${JSON.stringify(batch.token)},"name":${JSON.stringify(r.name)},"result":${encode(value, "result")}}`;
-    writeOwned(ownFile(`${base}.result.json`, base, batch.token), doc);
-    collect(doc);
-    mark(r.name, "completed");
-  } catch (e) {
-    writeError(batch.token, r.name, e, here);
-    mark(r.name, "failed");
-  }
-}
-
-/** @param {string} here @param {{ file: string, token?: string, name: string }} up */
-function readUpstream(here, up) {
-  const file = resolve(here, up.file);
-  if (!existsSync(file))
-    throw new Error(`upstream runner ${up.name} has no result (it failed or did not run)`);
-  const doc = JSON.parse(readFileSync(file, "utf8"));
-  if (up.token && doc.token !== up.token) throw new Error(`upstream runner ${up.name} has no fresh result`);
-  return decode(JSON.stringify(doc.result));
-}
-
-/** Move an old result aside so nothing can mistake it for the result of this submission. */
-/** @param {string} file @param {string} token */
-function setAside(file, token) {
-  if (existsSync(file)) renameSync(file, `${file}.stale-${token}`);
-}
-
-/** @param {string} token @param {string} name @param {unknown} e @param {string} [here] */
-function writeError(token, name, e, here = process.cwd()) {
-  const base = resolve(here, name);
-  const doc = JSON.stringify({ token, name, stderr: formatError(e) });
-  writeOwned(ownFile(`${base}.error.json`, base, token), doc);
-  collect(doc);
-}
-
-/**
- * Where a submission may write the result or error of a runner: its usual place while the submission
- * is the runner's current one, beside it (`.stale-<token>`) once a newer submission has started it.
- * @param {string} file @param {string} base @param {string} token
- */
-function ownFile(file, base, token) {
-  const marker = `${base}.current`;
-  if (!existsSync(marker)) return file; // the common case: never superseded, no exception thrown
-  let current;
-  try {
-    current = readFileSync(marker, "utf8");
-  } catch {
-    return file;
-  }
-  return current === token ? file : `${file}.stale-${token}`;
-}
-
-/**
- * Like a traceback: frames first, the error's own line last (the last line is what users see).
- * @param {unknown} e
- */
-function formatError(e) {
-  if (e instanceof Error) {
-    const frames = (e.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l));
-    const head = `${e.name}: ${e.message}`.split("\n");
-    return [...frames, ...head].join("\n");
-  }
-  return `Error: thrown value ${String(e)}`;
-}
-
-/**
- * Results and errors are written in place: nobody reads them before the runner's terminal state
- * line, which comes after the write, and a resubmission moves an old file aside first.
- * @param {string} file @param {string} text
- */
-function writeOwned(file, text) {
-  writeFileSync(file, text);
-}
-
-/** @param {string} file @param {string} text */
-function writeAtomic(file, text) {
-  const tmp = `${file}.tmp-${process.pid}`;
-  // rename is atomic: a reader (or a kill -9) sees the old file or the whole new one, never half.
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-}
-
-/**
- * Run `work` over items with at most `limit` in flight.
- * @template T
- * @param {T[]} items @param {number} limit @param {(item: T) => Promise<void>} work
- */
-async function pool(items, limit, work) {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]);
-  });
-  await Promise.all(lanes);
+  return all.filter((i) => i % p === k);
 }
 
 main().catch((e) => {

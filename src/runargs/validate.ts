@@ -1,3 +1,4 @@
+import { parseDuration } from "../computer/duration.js";
 import { InvalidArgumentError } from "../shared/errors.js";
 
 const BOOLEAN_KEYS = ["skip", "force", "forceIgnoresSuccess", "asynchronous"] as const;
@@ -25,6 +26,14 @@ export function validateRunArgs(args: Record<string, unknown>, where: string): v
     if (v !== undefined && !(Number.isInteger(v) && (v as number) > 0)) {
       throw new InvalidArgumentError(`${where}.${key}`, v, "a positive integer");
     }
+  }
+  // Each runner's time limit: the runtime enforces it, and a scheduler's job time falls back to it.
+  if (args.timeout !== undefined && !(parseDuration(args.timeout)! > 0)) {
+    throw new InvalidArgumentError(
+      `${where}.timeout`,
+      args.timeout,
+      'a positive number of seconds or a duration such as "90m" or "01:30:00"',
+    );
   }
   for (const [key, value] of Object.entries(args)) checkPlain(`${where}.${key}`, value, new Set());
 }

@@ -32,8 +32,11 @@ export interface RunnerRecord {
   jobId?: string;
   /** Encoded (codec) result text, once fetched. */
   result?: string;
-  /** Full stderr of a failure, once known. */
+  /** Full error text of a failure (what it wrote on stderr, then the error), once known. */
   error?: string;
+  /** What the run wrote on stdout and stderr, once fetched. */
+  stdout?: string;
+  stderr?: string;
 }
 
 /** The identity of a runner: its args, its derived run args (minus skip/force) and its Dataset. */
@@ -62,9 +65,13 @@ export class Runner<Args extends Record<string, unknown> = Record<string, unknow
   jobId: string | undefined;
   /** Decoded result (undefined until fetched). */
   result: Result | RunnerFailedError | undefined;
-  /** Full error text of a failure. */
+  /** Full error text of a failure: what the run wrote on stderr, then the error. */
   errorText: string | undefined;
   resultText: string | undefined;
+  /** What the run wrote on stdout (console.log, process.stdout), once fetched; undefined before. */
+  stdout: string | undefined;
+  /** What the run wrote on stderr (console.error, process.stderr), once fetched; undefined before. */
+  stderr: string | undefined;
   private readonly parent: RunnerParent;
 
   constructor(parent: RunnerParent, rec: RunnerRecord, decodeResult: (text: string) => unknown) {
@@ -80,6 +87,8 @@ export class Runner<Args extends Record<string, unknown> = Record<string, unknow
     this.jobId = rec.jobId;
     this.resultText = rec.result;
     this.errorText = rec.error;
+    this.stdout = rec.stdout;
+    this.stderr = rec.stderr;
     if (rec.result !== undefined) this.result = decodeResult(rec.result) as Result;
     else if (rec.error !== undefined) this.result = new RunnerFailedError(rec.name, rec.error);
   }
@@ -92,6 +101,11 @@ export class Runner<Args extends Record<string, unknown> = Record<string, unknow
   /** The failure of this runner, if it failed. */
   get error(): RunnerFailedError | undefined {
     return this.result instanceof RunnerFailedError ? this.result : undefined;
+  }
+
+  /** The whole error text of a failure (its stderr, then the error), undefined unless it failed. */
+  get fullError(): string | undefined {
+    return this.error?.fullError;
   }
 
   setRunArgs(keys: string | string[], vals: unknown): void {
@@ -121,6 +135,8 @@ export class Runner<Args extends Record<string, unknown> = Record<string, unknow
     if (this.jobId !== undefined) rec.jobId = this.jobId;
     if (this.resultText !== undefined) rec.result = this.resultText;
     if (this.errorText !== undefined) rec.error = this.errorText;
+    if (this.stdout !== undefined) rec.stdout = this.stdout;
+    if (this.stderr !== undefined) rec.stderr = this.stderr;
     return rec;
   }
 }

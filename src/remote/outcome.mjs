@@ -1,0 +1,195 @@
+// @ts-check
+/**
+ * What the runtime's supervisor (runtime.mjs) and its worker (worker.mjs) both write for a runner:
+ * state lines, result and error documents, the collected line of each, and the runner's own output
+ * files. Node built-ins only (Node >= 18).
+ */
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
+
+/**
+ * A runner's output up to this many bytes per stream travels inside its collected line (fetching it
+ * costs nothing more); beyond, the line only says how big it is and the driver copies the file.
+ */
+export const INLINE_OUTPUT = 64 * 1024;
+
+/**
+ * @typedef {{ name: string, args: unknown, cwd?: string, supersedes?: boolean, timeout?: number,
+ *   upstream?: { file: string, token?: string, name: string } }} RunnerEntry
+ * @typedef {{ token: string, function: string, asynchronous?: boolean, concurrency?: number,
+ *   runners: RunnerEntry[], groups?: string[][] }} Batch
+ */
+
+/**
+ * The files of one runtime lane k: state lines `state/<token>.<k>.log` and collected result/error
+ * lines `results/<token>.<k>.jsonl` (one read per lane at fetch time instead of one per runner).
+ * Both processes of a lane append to them (O_APPEND: whole lines, never interleaved).
+ */
+export class Lane {
+  /** @param {string} token @param {number} k */
+  constructor(token, k) {
+    this.token = token;
+    this.stateFile = `state/${token}.${k}.log`;
+    this.stateFd = openSync(this.stateFile, "a", 0o600);
+    this.collectedFd = openSync(`results/${token}.${k}.jsonl`, "a", 0o600);
+  }
+
+  /** @param {string} name @param {string} state */
+  mark(name, state) {
+    writeSync(this.stateFd, `${this.token}\t${name}\t${state}\t${Date.now()}\n`);
+  }
+
+  /** @param {string} line */
+  collect(line) {
+    writeSync(this.collectedFd, `${line}\n`);
+  }
+
+  close() {
+    closeSync(this.stateFd);
+    closeSync(this.collectedFd);
+  }
+}
+
+/**
+ * One output stream of one runner: `<runner>.out` or `<runner>.err`, created (0600) at the first
+ * write only, so that the many runners that print nothing cost no file. The first INLINE_OUTPUT
+ * bytes are kept for the collected line.
+ */
+export class Sink {
+  /** @param {() => string} where the file to create, asked at the first write */
+  constructor(where) {
+    this.where = where;
+    this.fd = -1;
+    this.bytes = 0;
+    /** @type {Buffer[]} */
+    this.kept = [];
+  }
+
+  /** @param {Buffer} buf */
+  write(buf) {
+    if (this.fd < 0) this.fd = openSync(this.where(), "w", 0o600);
+    writeSync(this.fd, buf);
+    if (this.bytes + buf.length <= INLINE_OUTPUT) this.kept.push(buf);
+    this.bytes += buf.length;
+  }
+
+  close() {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  /** @returns {Output} */
+  output() {
+    if (this.bytes === 0) return { bytes: 0 };
+    if (this.bytes > INLINE_OUTPUT) return { bytes: this.bytes };
+    return { bytes: this.bytes, text: Buffer.concat(this.kept).toString("utf8") };
+  }
+}
+
+/** @typedef {{ bytes: number, text?: string }} Output */
+
+/**
+ * What a runner printed, read back from its file (after its process died).
+ * @param {string} file @returns {Output}
+ */
+export function readOutput(file) {
+  let bytes = 0;
+  try {
+    bytes = statSync(file).size;
+  } catch {
+    return { bytes: 0 };
+  }
+  if (bytes === 0 || bytes > INLINE_OUTPUT) return { bytes };
+  try {
+    return { bytes, text: readFileSync(file, "utf8") };
+  } catch {
+    return { bytes: 0 };
+  }
+}
+
+/**
+ * The output fields of a collected line: `"out"`/`"err"` with the text when small, `"outBytes"` /
+ * `"errBytes"` when the driver must copy the file; nothing at all when the runner printed nothing.
+ * @param {Output} out @param {Output} err
+ */
+export function outputFields(out, err) {
+  return field("out", out) + field("err", err);
+}
+
+/** @param {string} key @param {Output} o */
+function field(key, o) {
+  if (o.bytes === 0) return "";
+  return o.text !== undefined ? `,"${key}":${JSON.stringify(o.text)}` : `,"${key}Bytes":${o.bytes}`;
+}
+
+/**
+ * The result document of a runner (also its collected line).
+ * @param {string} token @param {string} name @param {string} encoded @param {string} outputs
+ */
+export function resultDoc(token, name, encoded, outputs) {
+  return `{"token":${JSON.stringify(token)},"name":${JSON.stringify(name)},"result":${encoded}${outputs}}`;
+}
+
+/**
+ * Write a runner's error document (`stderr` is the error text, traceback-like, last line the error)
+ * and its collected line.
+ * @param {Lane} lane @param {string} base the runner's path without extension
+ * @param {string} name @param {string} text @param {string} outputs
+ */
+export function writeErrorDoc(lane, base, name, text, outputs) {
+  const doc = `{"token":${JSON.stringify(lane.token)},"name":${JSON.stringify(name)},"stderr":${JSON.stringify(text)}${outputs}}`;
+  writeFileSync(ownFile(`${base}.error.json`, base, lane.token), doc, { mode: 0o600 });
+  lane.collect(doc);
+}
+
+/**
+ * Where a submission may write a file of a runner: its usual place while the submission is the
+ * runner's current one, beside it (`.stale-<token>`) once a newer submission has started it.
+ * @param {string} file @param {string} base @param {string} token
+ */
+export function ownFile(file, base, token) {
+  const marker = `${base}.current`;
+  if (!existsSync(marker)) return file; // the common case: never superseded, no exception thrown
+  let current;
+  try {
+    current = readFileSync(marker, "utf8");
+  } catch {
+    return file;
+  }
+  return current === token ? file : `${file}.stale-${token}`;
+}
+
+/** Move an old file aside so nothing can mistake it for one of this submission. */
+/** @param {string} file @param {string} token */
+export function setAside(file, token) {
+  if (existsSync(file)) renameSync(file, `${file}.stale-${token}`);
+}
+
+/** Frames of the runtime's own code, left out of a runner's traceback. */
+const RUNTIME_FRAMES = [
+  ...["runtime.mjs", "worker.mjs", "outcome.mjs"].map((f) => new URL(`./${f}`, import.meta.url).href),
+  "at AsyncLocalStorage.run (node:async_hooks",
+];
+
+/**
+ * Like a traceback: frames first, the error's own line last (the last line is what users see).
+ * @param {unknown} e
+ */
+export function formatError(e) {
+  if (e instanceof Error) {
+    const frames = (e.stack ?? "")
+      .split("\n")
+      .filter((l) => /^\s+at /.test(l) && !RUNTIME_FRAMES.some((f) => l.includes(f)));
+    const head = `${e.name}: ${e.message}`.split("\n");
+    return [...frames, ...head].join("\n");
+  }
+  return `Error: thrown value ${String(e)}`;
+}
