@@ -6,10 +6,10 @@
  * options (config file, port, user, key, control socket, known hosts), each quoted for rsync's own
  * splitter.
  */
-import { mkdir } from "node:fs/promises";
 import { shellQuote } from "../shared/quote.js";
 import { remotePath } from "./paths.js";
 import {
+  mkdirPrivate,
   remoteSpec,
   type Transport,
   type TransportContext,
@@ -40,7 +40,8 @@ export const rsyncTransport: Transport = {
       // Names get a "./" prefix: rsync reads list entries starting with "#" or ";" as comments.
       // --files-from implies --relative, which creates parents under the root; the root itself
       // may be several levels deep, so the remote side makes it first (old rsyncs lack --mkpath).
-      const rsyncPath = `mkdir -p -- ${shellQuote(root)} && rsync`;
+      // umask 077: folders made on the way (the root too, when it is new) are private to the user.
+      const rsyncPath = `umask 077 && mkdir -p -- ${shellQuote(root)} && rsync`;
       const args = [
         ...COMMON,
         `--files-from=${list}`,
@@ -58,7 +59,7 @@ export const rsyncTransport: Transport = {
 
   async pull(ctx, remoteRoot, localRoot, files) {
     const root = remotePath(remoteRoot, "remoteRoot");
-    await mkdir(localRoot, { recursive: true });
+    await mkdirPrivate(localRoot, files);
     await withFileList(ctx, "pull", files, async (list) => {
       const args = [
         ...COMMON,

@@ -1,5 +1,6 @@
 /** What a file transport (rsync, scp/tar) needs from its SSH connection, and how it reports failure. */
-import { rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { ConnectionError, TransferError } from "../shared/errors.js";
 import { nulList } from "./paths.js";
 import { describeFailure, type ProcessResult, type RunOptions } from "./process.js";
@@ -63,4 +64,11 @@ export async function withFileList<T>(
   } finally {
     await rm(list, { force: true });
   }
+}
+
+/** Make `localRoot` and the parent folders of `files` under it (mode 0700 for those it creates). */
+export async function mkdirPrivate(localRoot: string, files: readonly string[]): Promise<void> {
+  await mkdir(localRoot, { recursive: true, mode: 0o700 });
+  const dirs = new Set(files.map((f) => dirname(f)).filter((d) => d !== "."));
+  for (const d of dirs) await mkdir(join(localRoot, d), { recursive: true, mode: 0o700 });
 }

@@ -50,10 +50,12 @@ export async function fetchFinished<Args extends Record<string, unknown>, Result
     })),
   );
   const res = await ds.connection.exec(collectedResultsScript(sources));
-  const lines = new Map<string, string>();
+  // Every line is parsed whole and checked: a line cut short (a full disk) or edited by hand is
+  // never taken for a result; the runner's own file is read instead.
+  const lines = new Map<string, FetchedDoc>();
   for (const line of res.stdout.split("\n")) {
-    const m = /^\{"token":"([^"]+)","name":"([^"]+)"/.exec(line);
-    if (m) lines.set(`${m[1]}\0${m[2]}`, line);
+    const doc = parseDoc(line);
+    if (doc) lines.set(`${doc.token}\0${doc.name}`, doc);
   }
 
   for (const { p, runners } of groups.values()) {
@@ -61,17 +63,17 @@ export async function fetchFinished<Args extends Record<string, unknown>, Result
     const copies: [string, string][] = [];
     const missing: Runner<Args, Result>[] = [];
     for (const r of runners) {
-      const line = lines.get(`${r.token}\0${r.name}`);
-      if (line === undefined) {
+      const doc = lines.get(`${r.token}\0${r.name}`);
+      if (doc === undefined || applyFetched(r, doc) !== "ok") {
         missing.push(r);
         continue;
       }
-      copies.push([resolve(dir, fetchedFile(r)), line]);
-      applyFetched(r, parseDoc(line));
+      copies.push([resolve(dir, fetchedFile(r)), doc.text]);
     }
     // Local copies of what was fetched, beside the staged files.
     await writeFilesParallel(dir, copies);
-    // Lines can be missing (a runtime of an older version, a damaged file): the runners' own files.
+    // Lines can be missing or damaged (a runtime of an older version, a full disk): the runners'
+    // own files, as they were written.
     if (missing.length) {
       const names = missing.map(fetchedFile);
       await ds.connection.pull(
@@ -87,7 +89,16 @@ export async function fetchFinished<Args extends Record<string, unknown>, Result
         } catch {
           text = undefined;
         }
-        applyFetched(r, text === undefined ? undefined : parseDoc(text));
+        const doc = text === undefined ? undefined : (parseDoc(text) ?? null);
+        const outcome = doc ? applyFetched(r, doc) : doc === null ? "damaged" : "missing";
+        if (outcome === "ok") continue;
+        const what = `${r.state === "completed" ? "result" : "error"} of submission ${r.token}`;
+        markFailed(
+          r,
+          outcome === "damaged"
+            ? `${what} is damaged: neither its collected line nor ${names[i]} is a whole, valid record`
+            : `${what} is missing or stale`,
+        );
       }
     }
   }
@@ -111,41 +122,71 @@ export function setAsideOldResult<Args extends Record<string, unknown>, Result>(
   r.errorText = undefined;
 }
 
+/** A result or error record, parsed whole and checked (token, name, and a result or an stderr). */
 interface FetchedDoc {
-  token?: string;
-  name?: string;
+  token: string;
+  name: string;
   result?: unknown;
   stderr?: string;
+  /** The record as written. */
+  text: string;
 }
 
-/** Take a fetched result or error document, if it belongs to the runner's current submission. */
+/**
+ * Take a fetched result or error record, if it belongs to the runner's current submission and says
+ * what the runner's state says; "damaged" when its result cannot be decoded.
+ */
 function applyFetched<Args extends Record<string, unknown>, Result>(
   r: Runner<Args, Result>,
-  doc: FetchedDoc | undefined,
-): void {
+  doc: FetchedDoc,
+): "ok" | "stale" | "damaged" {
   const isResult = r.state === "completed";
-  if (!doc || doc.token !== r.token || (isResult ? !("result" in doc) : doc.stderr === undefined)) {
-    const why = `${isResult ? "result" : "error"} of submission ${r.token} is missing or stale`;
-    markFailed(r, why);
-    return;
-  }
+  if (
+    doc.token !== r.token ||
+    doc.name !== r.name ||
+    (isResult ? !("result" in doc) : doc.stderr === undefined)
+  )
+    return "stale";
   if (isResult) {
-    r.resultText = JSON.stringify(doc.result);
-    r.result = decode(r.resultText) as Result;
+    const text = JSON.stringify(doc.result);
+    let value: Result;
+    try {
+      value = decode(text) as Result;
+    } catch {
+      return "damaged";
+    }
+    r.resultText = text;
+    r.result = value;
     r.setState("satisfied");
   } else {
     r.errorText = doc.stderr ?? "";
     r.result = new RunnerFailedError(r.name, r.errorText);
   }
+  return "ok";
 }
 
+/** A whole, well-formed record, or undefined (cut short, edited, not a record at all). */
 function parseDoc(text: string): FetchedDoc | undefined {
+  if (text.trim() === "") return undefined;
+  let doc: unknown;
   try {
-    const doc = JSON.parse(text) as FetchedDoc;
-    return doc && typeof doc === "object" ? doc : undefined;
+    doc = JSON.parse(text);
   } catch {
     return undefined;
   }
+  if (!doc || typeof doc !== "object" || Array.isArray(doc)) return undefined;
+  const d = doc as Record<string, unknown>;
+  if (typeof d.token !== "string" || d.token === "" || typeof d.name !== "string" || d.name === "")
+    return undefined;
+  const hasResult = "result" in d;
+  const hasError = typeof d.stderr === "string";
+  if (hasResult === hasError) return undefined;
+  return {
+    token: d.token,
+    name: d.name,
+    ...(hasResult ? { result: d.result } : { stderr: d.stderr as string }),
+    text,
+  };
 }
 
 /** The file a finished runner's outcome is in: its result, or its error when it failed. */
