@@ -5,13 +5,14 @@
  * never takes a damaged record for a result, and every file and folder written is private.
  * Runs as root (tmpfs and read-only bind mounts need it) and fails loudly when it cannot mount.
  */
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Dataset } from "../src/dataset/index.js";
 import { RunnerFailedError } from "../src/shared/errors.js";
+import { ensureDist, ROOT } from "./helpers/dist.js";
 
 const work = mkdtempSync(join(tmpdir(), "rr-live-"));
 const mounts: string[] = [];
@@ -45,8 +46,16 @@ function make(tag: string, remoteDir?: string) {
   return { ds, dir, remote: join(remoteDir ?? join(dir, "remote"), ds.folder) };
 }
 
+/** What the helpers use of a Dataset, whatever its types. */
+interface Some {
+  wait(o: { timeout: number; interval: number }): Promise<void>;
+  isFinished(): Promise<boolean[]>;
+  readonly runners: readonly { state: string; jobId?: string | undefined }[];
+  readonly errors: readonly (RunnerFailedError | undefined)[];
+}
+
 /** Poll until every runner has started (its state line is there), or fail. */
-async function started(ds: Dataset<{ i: number; ms: number; big?: number }>): Promise<void> {
+async function started(ds: Some): Promise<void> {
   const t0 = Date.now();
   while (Date.now() - t0 < 30_000) {
     await ds.isFinished();
@@ -56,10 +65,10 @@ async function started(ds: Dataset<{ i: number; ms: number; big?: number }>): Pr
   throw new Error(`runners did not start: ${ds.runners.map((r) => r.state).join(", ")}`);
 }
 
-const masterPid = (ds: Dataset<never>) => Number(/^pid:(\d+)$/.exec(ds.runners[0].jobId ?? "")?.[1]);
+const masterPid = (ds: Some) => Number(/^pid:(\d+)$/.exec(ds.runners[0].jobId ?? "")?.[1]);
 
 /** wait() resolves; nothing is left in flight; every runner failed with an error matching `cause`. */
-async function expectAllFailed(ds: Dataset<never>, cause: RegExp): Promise<void> {
+async function expectAllFailed(ds: Some, cause: RegExp): Promise<void> {
   await expect(ds.wait({ timeout: 60, interval: 0.2 })).resolves.toBeUndefined();
   expect(ds.runners.map((r) => r.state)).toEqual(ds.runners.map(() => "failed"));
   for (const e of ds.errors) {
@@ -129,10 +138,10 @@ describe("the remote master dies: wait() returns, the runners fail with the caus
     await downDs.isFinished();
     expect(downDs.runners.map((r) => r.state)).toEqual(["submitted", "submitted"]);
     expect(downDs.liveness.map((l) => l.state)).toEqual(["alive"]);
-    expect(up.ds.liveness.map((l) => [l.state, l.pid])).toEqual([["alive", masterPid(up.ds as never)]]);
-    process.kill(-masterPid(up.ds as never), "SIGKILL");
-    await expectAllFailed(up.ds as never, /gone/);
-    await expectAllFailed(downDs as never, /gone/);
+    expect(up.ds.liveness.map((l) => [l.state, l.pid])).toEqual([["alive", masterPid(up.ds)]]);
+    process.kill(-masterPid(up.ds), "SIGKILL");
+    await expectAllFailed(up.ds, /gone/);
+    await expectAllFailed(downDs, /gone/);
     await up.ds.close();
     await downDs.close();
   });
@@ -145,7 +154,7 @@ describe("the remote master dies: wait() returns, the runners fail with the caus
     mount(["--bind", remote, remote]);
     mounts.push(remote);
     mount(["-o", "remount,bind,ro", remote]);
-    await expectAllFailed(ds as never, /Read-only file system/);
+    await expectAllFailed(ds, /Read-only file system/);
     execFileSync("umount", [remote]);
     mounts.splice(mounts.indexOf(remote), 1);
     await ds.close();
@@ -162,10 +171,43 @@ describe("the remote master dies: wait() returns, the runners fail with the caus
     const pidFile = join(remote, "state", `${token}.pid`);
     const [, start] = readFileSync(pidFile, "utf8").trim().split(" ");
     writeFileSync(pidFile, `${process.pid} ${start}\n`);
-    for (const f of readdirSync(join(remote, "state"))) if (f.endsWith(".log")) rmSync(join(remote, "state", f));
+    for (const f of readdirSync(join(remote, "state")))
+      if (f.endsWith(".log")) rmSync(join(remote, "state", f));
     ds.runners[0].setState("started");
-    await expectAllFailed(ds as never, /gone/);
+    await expectAllFailed(ds, /gone/);
     await ds.close();
+  });
+});
+
+describe("remoterun status", () => {
+  const cli = (args: string[]) =>
+    new Promise<{ code: number; stdout: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [join(ROOT, "dist/cli/main.js"), ...args],
+        { timeout: 30_000 },
+        (e, stdout) => resolve({ code: e ? Number(e.code ?? -1) : 0, stdout }),
+      );
+    });
+
+  it("says whether each in-flight submission's master is alive or gone", async () => {
+    await ensureDist();
+    const { ds } = make("cli-status");
+    ds.appendRuns([0, 1].map((i) => ({ i, ms: 20_000 })));
+    await ds.run();
+    const pid = masterPid(ds);
+    const token = ds.runners[0].token;
+    await ds.close();
+    const db = `${ds.dbFile}.json`;
+    const alive = await cli(["status", db]);
+    expect(alive.code).toBe(0);
+    expect(alive.stdout).toContain(`submission ${token} (pid ${pid}): master alive`);
+    const json = JSON.parse((await cli(["status", "--json", db])).stdout);
+    expect(json.masters).toEqual([{ token, pid, state: "alive", reason: null }]);
+    process.kill(-pid, "SIGKILL");
+    const gone = await cli(["status", db]);
+    expect(gone.stdout).toContain(`submission ${token} (pid ${pid}): master gone — the master process`);
+    expect(gone.stdout).toMatch(/^runner-0 +failed +pid:\d+ +.*gone/m);
   });
 });
 
@@ -224,7 +266,7 @@ describe("privacy", () => {
     expect(seen.some(([p]) => p.endsWith(".log") && p.includes("submit-"))).toBe(true);
     expect(seen.some(([p]) => p.endsWith(".pid"))).toBe(true);
     expect(seen.filter(([, mode]) => mode & 0o077)).toEqual([]);
-    expect(seen.filter(([p, mode, dir]) => dir && (mode & 0o777) !== 0o700).map(([p]) => p)).toEqual([]);
+    expect(seen.filter(([, mode, dir]) => dir && (mode & 0o777) !== 0o700).map(([p]) => p)).toEqual([]);
   });
 });
 
