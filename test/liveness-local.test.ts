@@ -213,7 +213,7 @@ describe("remoterun status", () => {
 
 describe("fetch never takes a damaged record for a result", () => {
   it("a cut or edited collected line falls back to the runner's own file; both damaged: failed", async () => {
-    const { ds, remote } = make("damaged");
+    const { ds, remote, dir } = make("damaged");
     ds.appendRuns([0, 1, 2, 3].map((i) => ({ i, ms: 0 })));
     await ds.run();
     await ds.wait({ timeout: 30, interval: 0.1 });
@@ -234,6 +234,18 @@ describe("fetch never takes a damaged record for a result", () => {
     await ds.fetchResults();
     expect(ds.results.slice(0, 2)).toEqual([{ i: 0 }, { i: 1 }]);
     expect(ds.results[3]).toEqual({ i: 3 });
+    // local copies of what came back, under the runners' file names
+    const local = join(dir, "local", ds.folder);
+    expect(
+      readdirSync(local)
+        .filter((f) => /\.(result|error)\.json$/.test(f))
+        .sort(),
+    ).toEqual([
+      "runner-0.result.json",
+      "runner-1.result.json",
+      "runner-2.result.json",
+      "runner-3.result.json",
+    ]);
     expect(ds.runners[2].state).toBe("failed");
     expect(ds.errors[2]?.fullError).toMatch(/damaged/);
     await ds.close();

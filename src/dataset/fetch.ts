@@ -64,11 +64,12 @@ export async function fetchFinished<Args extends Record<string, unknown>, Result
     const missing: Runner<Args, Result>[] = [];
     for (const r of runners) {
       const doc = lines.get(`${r.token}\0${r.name}`);
+      const file = resolve(dir, fetchedFile(r)); // named before applying changes the state
       if (doc === undefined || applyFetched(r, doc) !== "ok") {
         missing.push(r);
         continue;
       }
-      copies.push([resolve(dir, fetchedFile(r)), doc.text]);
+      copies.push([file, doc.text]);
     }
     // Local copies of what was fetched, beside the staged files.
     await writeFilesParallel(dir, copies);
