@@ -160,6 +160,19 @@ describe("the remote master dies: wait() returns, the runners fail with the caus
     await ds.close();
   });
 
+  it("a master killed alone leaves its runtimes running: they are not taken for dead", async () => {
+    const { ds } = make("leader");
+    ds.appendRuns([0, 1].map((i) => ({ i, ms: 1500 })));
+    await ds.run();
+    await started(ds);
+    process.kill(masterPid(ds), "SIGKILL"); // the master only, not its process group
+    await ds.isFinished();
+    expect(ds.liveness.map((l) => l.state)).toEqual(["alive"]);
+    await ds.wait({ timeout: 60, interval: 0.2 });
+    expect(await ds.fetchResults()).toEqual([{ i: 0 }, { i: 1 }]);
+    await ds.close();
+  });
+
   it("a pid now used by another process does not pass for the master", async () => {
     const { ds, remote } = make("reused");
     ds.appendRuns([{ i: 0, ms: 200 }]);

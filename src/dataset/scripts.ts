@@ -194,9 +194,11 @@ const LIVE_FN = [
   "}",
   "rr_live() {",
   "  local i=$1 d=$2 t=$3 p=$4 s= v=unknown f known= st w=- free=- log=-",
-  '  for f in "$d/state/$t.pid" "$d"/../*/"state/$t.pid"; do',
+  '  if [ -f "$d/state/$t.pid" ]; then read -r p s < "$d/state/$t.pid"; known=1',
+  // a downstream Dataset's runs are started by its upstream's master: same token, upstream's folder
+  '  else for f in "$d"/../*/"state/$t.pid"; do',
   '    if [ -f "$f" ]; then read -r p s < "$f"; known=1; break; fi',
-  "  done",
+  "  done; fi",
   '  if [ ! -d "$d" ]; then v=gone',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
   '  elif [ -n "$p" ] && [ -z "${p//[0-9]/}" ]; then',
