@@ -8,7 +8,7 @@
 import { execFile, execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Dataset } from "../src/dataset/index.js";
 import { RunnerFailedError } from "../src/shared/errors.js";
@@ -268,6 +268,22 @@ describe("fetch never takes a damaged record for a result", () => {
 describe("privacy", () => {
   it("every file and folder written, locally and on the far side, is private to the user", async () => {
     const up = make("private");
+    // a file of the user's, readable by all, sent beside the runs: its copies are private
+    const shared = join(work, `shared-${seq}.txt`);
+    writeFileSync(shared, "data", { mode: 0o644 });
+    const extra = new Dataset(sleeper, {
+      name: "private-extra",
+      skip: false,
+      verbose: 0,
+      dbDir: up.dir,
+      localDir: join(up.dir, "local"),
+      remoteDir: join(up.dir, "remote"),
+      extraFilesSend: [shared],
+    });
+    extra.appendRun({ i: 9, ms: 0 });
+    await extra.run();
+    await extra.wait({ timeout: 30, interval: 0.1 });
+    await extra.close();
     const downDs = new Dataset(async (_a: { i: number }, ctx: { upstream?: unknown }) => ctx.upstream, {
       name: "private-down",
       skip: false,
@@ -290,6 +306,7 @@ describe("privacy", () => {
     const seen = walkModes(up.dir);
     expect(seen.some(([p]) => p.endsWith(".log") && p.includes("submit-"))).toBe(true);
     expect(seen.some(([p]) => p.endsWith(".pid"))).toBe(true);
+    expect(seen.filter(([p]) => p.endsWith(basename(shared))).length).toBe(2); // staged and sent
     expect(seen.filter(([, mode]) => mode & 0o077)).toEqual([]);
     expect(seen.filter(([, mode, dir]) => dir && (mode & 0o777) !== 0o700).map(([p]) => p)).toEqual([]);
   });
