@@ -216,5 +216,16 @@ describe("privacy over SSH", () => {
       expect(local.filter(([, m]) => m & 0o077)).toEqual([]);
       expect(local.filter(([, m, dir]) => dir && m !== 0o700)).toEqual([]);
     });
+
+    it(`a pull makes the folders it needs private, and nothing for files that do not come (${transport})`, async () => {
+      const connection = ssh({ transport });
+      const d = dirs(`pullmodes-${transport}`);
+      await connection.exec(`mkdir -p '${d.remoteDir}/a/b' && echo x > '${d.remoteDir}/a/b/f'`);
+      const dest = join(d.dbDir, "fresh");
+      await connection.pull(d.remoteDir, dest, ["a/b/f", "c/d/missing"]);
+      expect(readdirSync(dest)).toEqual(["a"]);
+      for (const p of [dest, join(dest, "a"), join(dest, "a", "b")])
+        expect([p, statSync(p).mode & 0o777]).toEqual([p, 0o700]);
+    });
   }
 });

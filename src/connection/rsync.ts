@@ -9,7 +9,7 @@
 import { shellQuote } from "../shared/quote.js";
 import { remotePath } from "./paths.js";
 import {
-  mkdirPrivate,
+  pullFolders,
   remoteSpec,
   type Transport,
   type TransportContext,
@@ -29,7 +29,11 @@ export function rsyncRsh(ctx: Pick<TransportContext, "sshArgs">): string {
   return ["ssh", ...ctx.sshArgs].map(rsyncQuote).join(" ");
 }
 
-const COMMON = ["-lpt", "-s", "--from0"];
+/**
+ * `--chmod=go-rwx`: what arrives (the transfer root's own attributes included, which -p copies) is
+ * private to the user, whatever the modes on the sending side.
+ */
+const COMMON = ["-lpt", "--chmod=go-rwx", "-s", "--from0"];
 
 export const rsyncTransport: Transport = {
   name: "rsync",
@@ -59,7 +63,8 @@ export const rsyncTransport: Transport = {
 
   async pull(ctx, remoteRoot, localRoot, files) {
     const root = remotePath(remoteRoot, "remoteRoot");
-    await mkdirPrivate(localRoot, files);
+    // rsync makes the missing parent folders with this process's umask: made private afterwards.
+    const privateFolders = await pullFolders(localRoot, files);
     await withFileList(ctx, "pull", files, async (list) => {
       const args = [
         ...COMMON,
@@ -77,6 +82,7 @@ export const rsyncTransport: Transport = {
         throw transferFailure("pull", "rsync", ctx.label, r);
       }
     });
+    await privateFolders();
   },
 };
 

@@ -17,7 +17,7 @@ import type { Readable } from "node:stream";
 import { shellQuote } from "../shared/quote.js";
 import { remotePath } from "./paths.js";
 import type { ProcessResult } from "./process.js";
-import { mkdirPrivate, type Transport, transferFailure, withFileList } from "./transport.js";
+import { pullFolders, type Transport, transferFailure, withFileList } from "./transport.js";
 
 /** Names get a `./` prefix so that none can be read as a tar option. */
 const dot = (f: string) => `./${f}`;
@@ -53,8 +53,8 @@ export const scpTransport: Transport = {
 
   async pull(ctx, remoteRoot, localRoot, files) {
     const root = remotePath(remoteRoot, "remoteRoot");
-    // tar makes missing parent folders with this process's umask: make them first, private.
-    await mkdirPrivate(localRoot, files);
+    // tar makes missing parent folders with this process's umask: made private afterwards.
+    const privateFolders = await pullFolders(localRoot, files);
     // Only files that exist are archived; a missing root yields an empty (valid) archive.
     const names = files.map((f) => shellQuote(dot(f))).join(" \\\n");
     const script = [
@@ -78,5 +78,6 @@ export const scpTransport: Transport = {
     const [s, t]: ProcessResult[] = await Promise.all([ssh, tar]);
     if (s.exitCode !== 0) throw transferFailure("pull", "ssh tar", ctx.label, s);
     if (t.exitCode !== 0) throw transferFailure("pull", "tar", ctx.label, t);
+    await privateFolders();
   },
 };

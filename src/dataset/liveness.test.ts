@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { detachMaster, LIVE_MARKER, STATUS_MARKER, statusScript } from "./scripts.js";
+import { DIAG_MARKER, detachMaster, LIVE_MARKER, STATUS_MARKER, statusScript } from "./scripts.js";
 import { parseLiveLines } from "./status.js";
 
 const work = mkdtempSync(join(tmpdir(), "rr-liveness-"));
@@ -33,7 +33,7 @@ function folder(root: string, name = "ds"): string {
 function check(folders: { dir: string; token: string; pid?: string }[]) {
   const out = spawnSync("bash", ["-c", statusScript(folders, undefined, true)], { encoding: "utf8" }).stdout;
   const after = out.slice(out.indexOf(STATUS_MARKER));
-  return parseLiveLines(after, folders, LIVE_MARKER);
+  return parseLiveLines(after, folders, LIVE_MARKER, DIAG_MARKER);
 }
 
 /** A process in its own group (like a detached master), and its start time as the launch reads it. */

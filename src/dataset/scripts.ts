@@ -174,17 +174,18 @@ function nodeCheck(nodeCommand: string): string {
 export const STATUS_MARKER = "@@remoterun-state-lines@@";
 /** Prefix of the liveness lines of the status command (one per folder, before its exit lines). */
 export const LIVE_MARKER = "@@live";
+/** Prefix of the diagnostics lines of the status command (after the state lines, when needed). */
+export const DIAG_MARKER = "@@diag";
 
 /**
  * `rr_live INDEX DIR TOKEN [PID]`: one line `@@live \t INDEX \t alive|gone|unknown \t PID \t
- * FOLDER(0|1) \t WRITABLE(0|1|-) \t FREE-KB(-) \t BASE64(tail of the submission log)(-)`.
- * The master's pid and start time come from the submission's pid file (in DIR, or in the folder of
- * the upstream Dataset whose master runs this one, same token), else PID (start unknown). The master
- * is alive while it runs with the same start time, or while any (non-zombie) process of its process
- * group (its lanes, runtimes, downstream masters) is left; a pid now used by another process means
- * that group has ended (a pid is never reused while its group has members). The diagnostics (is the
- * folder writable, free space, the log's tail) are gathered only when they can matter: the master is
- * gone, or a runtime process has exited.
+ * FOLDER(0|1)`. The master's pid and start time come from the submission's pid file (in DIR, or in
+ * the folder of the upstream Dataset whose master runs this one, same token), else PID (start
+ * unknown). The master is alive while it runs with the same start time, or while any (non-zombie)
+ * process of its process group (its lanes, runtimes, downstream masters) is left; a pid now used by
+ * another process means that group has ended (a pid is never reused while its group has members).
+ * `rr_diag INDEX DIR TOKEN`, run after the exit and state lines were read: `@@diag \t INDEX \t
+ * WRITABLE(0|1) \t FREE-KB \t BASE64(tail of the submission log)`, what can explain a failure.
  */
 const LIVE_FN = [
   START_TIME_FN,
@@ -193,7 +194,7 @@ const LIVE_FN = [
   "  ps -A -o pgid= -o stat= 2>/dev/null | awk -v g=\"$1\" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'",
   "}",
   "rr_live() {",
-  "  local i=$1 d=$2 t=$3 p=$4 s= v=unknown f known= st w=- free=- log=-",
+  "  local i=$1 d=$2 t=$3 p=$4 s= v=unknown f known= st",
   '  if [ -f "$d/state/$t.pid" ]; then read -r p s < "$d/state/$t.pid"; known=1',
   // a downstream Dataset's runs are started by its upstream's master: same token, upstream's folder
   '  else for f in "$d"/../*/"state/$t.pid"; do',
@@ -209,14 +210,20 @@ const LIVE_FN = [
   '    elif rr_group "$p"; then v=alive',
   "    else v=gone; fi",
   "  fi",
-  '  if [ "$v" = gone ] || [ -s "$d/state/$t.master.log" ]; then',
-  '    if [ -d "$d" ]; then',
-  '      if [ -w "$d" ] && { [ ! -e "$d/state" ] || [ -w "$d/state" ]; }; then w=1; else w=0; fi',
-  "      free=$(df -Pk -- \"$d\" 2>/dev/null | awk 'NR == 2 { print $4 }')",
-  "      log=$(tail -c 1500 -- \"$d/submit-$t.log\" 2>/dev/null | base64 2>/dev/null | tr -d '\\n')",
-  "    fi",
+  "  rr_v[$i]=$v",
+  `  printf '${LIVE_MARKER}\\t%s\\t%s\\t%s\\t%s\\n' "$i" "$v" "\${p:--}" "$([ -d "$d" ] && echo 1 || echo 0)"`,
+  "}",
+  // After the exit and state lines were read, what can explain a failure: only for a gone master
+  // or a process that has exited (the exit log as read then), to keep the common case cheap.
+  "rr_diag() {",
+  "  local i=$1 d=$2 t=$3 w=- free= log=",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: bash array expansion
+  '  if [ -d "$d" ] && { [ "${rr_v[$i]}" = gone ] || [ -s "$d/state/$t.master.log" ]; }; then',
+  '    if [ -w "$d" ] && { [ ! -e "$d/state" ] || [ -w "$d/state" ]; }; then w=1; else w=0; fi',
+  "    free=$(df -Pk -- \"$d\" 2>/dev/null | awk 'NR == 2 { print $4 }')",
+  "    log=$(tail -c 1500 -- \"$d/submit-$t.log\" 2>/dev/null | base64 2>/dev/null | tr -d '\\n')",
+  `    printf '${DIAG_MARKER}\\t%s\\t%s\\t%s\\t%s\\n' "$i" "$w" "\${free:--}" "\${log:--}"`,
   "  fi",
-  `  printf '${LIVE_MARKER}\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$i" "$v" "\${p:--}" "$([ -d "$d" ] && echo 1 || echo 0)" "$w" "\${free:--}" "\${log:--}"`,
   "}",
 ].join("\n");
 
@@ -246,6 +253,7 @@ export function statusScript(
       : []),
     ...folders.map(({ dir, token }) => `cat -- ${q(dir)}/${exitLog(token)} 2>/dev/null`),
     ...folders.map(({ dir, token }) => `cat -- ${q(dir)}/${stateGlob(token)} 2>/dev/null`),
+    ...(liveness ? folders.map(({ dir, token }, i) => `rr_diag ${i} ${q(dir)} ${q(token)}`) : []),
     "true",
     "",
   ].join("\n");

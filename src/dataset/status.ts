@@ -81,13 +81,21 @@ export function parseLiveLines(
   text: string,
   folders: readonly { dir: string; token: string }[],
   marker: string,
+  diagMarker = "@@diag",
 ): Map<number, MasterLiveness> {
+  const diag = new Map<string, string[]>();
+  for (const line of text.split("\n"))
+    if (line.startsWith(`${diagMarker}\t`)) {
+      const f = line.split("\t");
+      diag.set(f[1], f.slice(2));
+    }
   const out = new Map<number, MasterLiveness>();
   for (const line of text.split("\n")) {
     if (!line.startsWith(`${marker}\t`)) continue;
-    const [, i, state, pid, folder, writable, free, log] = line.split("\t");
+    const [, i, state, pid, folder] = line.split("\t");
     const f = folders[Number(i)];
     if (!f || (state !== "alive" && state !== "gone" && state !== "unknown")) continue;
+    const [writable, free, log] = diag.get(i) ?? [];
     const tail = log && log !== "-" ? lastLines(Buffer.from(log, "base64").toString("utf8"), 6) : "";
     const live: MasterLiveness = {
       token: f.token,

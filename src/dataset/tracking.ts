@@ -3,7 +3,7 @@ import { InvalidArgumentError, RunnerFailedError, WaitTimeoutError } from "../sh
 import type { DatasetInternals } from "./internals.js";
 import type { WaitOptions } from "./options.js";
 import { baseJobId } from "./plans.js";
-import { LIVE_MARKER, STATUS_MARKER, statusScript } from "./scripts.js";
+import { DIAG_MARKER, LIVE_MARKER, STATUS_MARKER, statusScript } from "./scripts.js";
 import { type MasterLiveness, parseLiveLines, parseStateLines } from "./status.js";
 
 /** How long a job the scheduler reports finished may stay without its runner's own final line. */
@@ -70,7 +70,7 @@ export async function refresh<Args extends Record<string, unknown>, Result>(
   // Without a scheduler, the status command says whether each submission's master still runs.
   const live = new Map<string, MasterLiveness>();
   if (!scheduler) {
-    const found = parseLiveLines(lines, list, LIVE_MARKER);
+    const found = parseLiveLines(lines, list, LIVE_MARKER, DIAG_MARKER);
     list.forEach((f, i) => {
       const l = found.get(i);
       if (l) live.set(`${f.dir}\0${f.token}`, l);
