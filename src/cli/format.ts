@@ -183,6 +183,25 @@ export function renderStatus(s: StatusSummary, paint: Paint, options: StatusRend
   return out;
 }
 
+/** What `status` shows of a submission's master (see Dataset.liveness). */
+export interface MasterLike {
+  token: string;
+  pid?: number | undefined;
+  state: string;
+  reason?: string | undefined;
+}
+
+/** One line per submission checked: is its master still running (no scheduler)? */
+export function renderMasters(masters: readonly MasterLike[], paint: Paint): string[] {
+  return masters.map((m) => {
+    const who = `submission ${m.token}${m.pid !== undefined ? ` (pid ${m.pid})` : ""}`;
+    if (m.state === "alive") return `${paint.dim(who)}: master ${paint.green("alive")}`;
+    if (m.state === "gone")
+      return `${paint.dim(who)}: master ${paint.red("gone")}${m.reason ? ` — ${m.reason}` : ""}`;
+    return `${paint.dim(who)}: master ${paint.yellow("unknown")} (no pid recorded)`;
+  });
+}
+
 /** One line per refresh for `status --watch` when the output is not a terminal. */
 export function renderStatusLine(s: StatusSummary, time: Date): string {
   const counts = Object.entries(s.counts)

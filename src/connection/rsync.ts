@@ -6,10 +6,10 @@
  * options (config file, port, user, key, control socket, known hosts), each quoted for rsync's own
  * splitter.
  */
-import { mkdir } from "node:fs/promises";
 import { shellQuote } from "../shared/quote.js";
 import { remotePath } from "./paths.js";
 import {
+  pullFolders,
   remoteSpec,
   type Transport,
   type TransportContext,
@@ -29,7 +29,11 @@ export function rsyncRsh(ctx: Pick<TransportContext, "sshArgs">): string {
   return ["ssh", ...ctx.sshArgs].map(rsyncQuote).join(" ");
 }
 
-const COMMON = ["-lpt", "-s", "--from0"];
+/**
+ * `--chmod=go-rwx`: what arrives (the transfer root's own attributes included, which -p copies) is
+ * private to the user, whatever the modes on the sending side.
+ */
+const COMMON = ["-lpt", "--chmod=go-rwx", "-s", "--from0"];
 
 export const rsyncTransport: Transport = {
   name: "rsync",
@@ -40,7 +44,8 @@ export const rsyncTransport: Transport = {
       // Names get a "./" prefix: rsync reads list entries starting with "#" or ";" as comments.
       // --files-from implies --relative, which creates parents under the root; the root itself
       // may be several levels deep, so the remote side makes it first (old rsyncs lack --mkpath).
-      const rsyncPath = `mkdir -p -- ${shellQuote(root)} && rsync`;
+      // umask 077: folders made on the way (the root too, when it is new) are private to the user.
+      const rsyncPath = `umask 077 && mkdir -p -- ${shellQuote(root)} && rsync`;
       const args = [
         ...COMMON,
         `--files-from=${list}`,
@@ -58,7 +63,8 @@ export const rsyncTransport: Transport = {
 
   async pull(ctx, remoteRoot, localRoot, files) {
     const root = remotePath(remoteRoot, "remoteRoot");
-    await mkdir(localRoot, { recursive: true });
+    // rsync makes the missing parent folders with this process's umask: made private afterwards.
+    const privateFolders = await pullFolders(localRoot, files);
     await withFileList(ctx, "pull", files, async (list) => {
       const args = [
         ...COMMON,
@@ -76,6 +82,7 @@ export const rsyncTransport: Transport = {
         throw transferFailure("pull", "rsync", ctx.label, r);
       }
     });
+    await privateFolders();
   },
 };
 

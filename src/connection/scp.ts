@@ -13,12 +13,11 @@
  * the archive that follows), so no remote login shell ever parses a path.
  */
 import type { ChildProcess } from "node:child_process";
-import { mkdir } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { shellQuote } from "../shared/quote.js";
 import { remotePath } from "./paths.js";
 import type { ProcessResult } from "./process.js";
-import { type Transport, transferFailure, withFileList } from "./transport.js";
+import { pullFolders, type Transport, transferFailure, withFileList } from "./transport.js";
 
 /** Names get a `./` prefix so that none can be read as a tar option. */
 const dot = (f: string) => `./${f}`;
@@ -38,8 +37,9 @@ export const scpTransport: Transport = {
         },
       });
       const q = shellQuote(root);
-      // umask 077: folders tar creates on the way are private, as they are locally (files keep their own modes).
-      const prelude = `mkdir -p -- ${q} && cd -- ${q} && umask 077 && exec tar -xf -\n`;
+      // umask 077: folders made on the way (the root too, when it is new) are private, as they are
+      // locally (files keep their own, private, modes).
+      const prelude = `umask 077 && mkdir -p -- ${q} && cd -- ${q} && exec tar -xf -\n`;
       const ssh = ctx.run("ssh", [...ctx.sshArgs, "--", ctx.host, "bash -s"], {
         input: prelude,
         inputStream: tarOut,
@@ -53,7 +53,8 @@ export const scpTransport: Transport = {
 
   async pull(ctx, remoteRoot, localRoot, files) {
     const root = remotePath(remoteRoot, "remoteRoot");
-    await mkdir(localRoot, { recursive: true });
+    // tar makes missing parent folders with this process's umask: made private afterwards.
+    const privateFolders = await pullFolders(localRoot, files);
     // Only files that exist are archived; a missing root yields an empty (valid) archive.
     const names = files.map((f) => shellQuote(dot(f))).join(" \\\n");
     const script = [
@@ -77,5 +78,6 @@ export const scpTransport: Transport = {
     const [s, t]: ProcessResult[] = await Promise.all([ssh, tar]);
     if (s.exitCode !== 0) throw transferFailure("pull", "ssh tar", ctx.label, s);
     if (t.exitCode !== 0) throw transferFailure("pull", "tar", ctx.label, t);
+    await privateFolders();
   },
 };

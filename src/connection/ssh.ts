@@ -214,7 +214,7 @@ export class SshConnection implements Connection {
     remotePath(remoteRoot, "remoteRoot");
     this.stats.pulls++;
     if (files.length === 0) {
-      await mkdir(localRoot, { recursive: true });
+      await mkdir(localRoot, { recursive: true, mode: 0o700 });
       return;
     }
     const ctx = this.context();

@@ -1,5 +1,7 @@
 /** What a file transport (rsync, scp/tar) needs from its SSH connection, and how it reports failure. */
-import { rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { ConnectionError, TransferError } from "../shared/errors.js";
 import { nulList } from "./paths.js";
 import { describeFailure, type ProcessResult, type RunOptions } from "./process.js";
@@ -63,4 +65,21 @@ export async function withFileList<T>(
   } finally {
     await rm(list, { force: true });
   }
+}
+
+/**
+ * Make `localRoot` (mode 0700 if new) and return a function to call once the pull is done: it makes
+ * private (0700) the folders that the pull had to create for `files` (tar and rsync make them with
+ * this process's umask). Nothing is created for files that do not come.
+ */
+export async function pullFolders(localRoot: string, files: readonly string[]): Promise<() => Promise<void>> {
+  await mkdir(localRoot, { recursive: true, mode: 0o700 });
+  const parents = new Set<string>();
+  for (const f of files) {
+    for (let d = dirname(f); d !== "." && d !== "/" && !parents.has(d); d = dirname(d)) parents.add(d);
+  }
+  const fresh = [...parents].filter((d) => !existsSync(join(localRoot, d)));
+  return async () => {
+    for (const d of fresh) await chmod(join(localRoot, d), 0o700).catch(() => undefined);
+  };
 }

@@ -42,6 +42,7 @@ import {
   storedDataset,
 } from "./records.js";
 import { checkScriptArgs, parseScript } from "./script.js";
+import type { MasterLiveness } from "./status.js";
 import { submit } from "./submission.js";
 import { cancel, refresh, waitUntil } from "./tracking.js";
 import { appendInput, type DryRunOption, datasetSettings, dryRunOf } from "./validate.js";
@@ -80,6 +81,8 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   private readonly byName = new Map<string, Runner<Args, Result>>();
   private readonly byIdentity = new Map<string, Runner<Args, Result>>();
   private readonly placements = new Map<string, Placement>();
+  /** What the last status command found of the masters of in-flight submissions (no scheduler). */
+  private readonly masters = new Map<string, MasterLiveness>();
   private nextIndex = 0;
   private lazySummary: { appended: number; skipped: number; forced: number } | undefined;
   /** Whether this Dataset was restored from an existing database. */
@@ -126,7 +129,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       this.script !== undefined ? { script: this.script, name } : { function: this.functionSource, name },
     );
     this.internals = this.makeInternals();
-    mkdirSync(dbDir, { recursive: true });
+    mkdirSync(dbDir, { recursive: true, mode: 0o700 });
     this.dbFile = resolve(dbDir, `${datasetFolder(name, this.identity)}.remoterun`);
     const { store, state } = DatasetStore.open<DatasetMeta, StoredRunner>(this.dbFile, this.identity, {
       fresh: own.skip === false,
@@ -472,6 +475,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       extraFilesSend: this.extraFilesSend,
       placements: this.placements,
       unreported: new Map(),
+      liveness: this.masters,
       get runners() {
         return runners();
       },
@@ -498,6 +502,16 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   async cancel(): Promise<string[]> {
     await settleLaunches(this.internals);
     return cancel(this.internals);
+  }
+
+  /**
+   * Without a scheduler: what the last status command (isFinished, allFinished, wait, fetchResults)
+   * found of the master process of each submission that had runners in flight, one entry per
+   * submission and remote folder. A master `gone` (or a folder removed) fails the runners it leaves
+   * without a final state, with the reason and the tail of the submission log.
+   */
+  get liveness(): readonly MasterLiveness[] {
+    return [...this.masters.values()];
   }
 
   /** For every runner: has it finished (completed, failed or fetched)? One remote command. */

@@ -50,10 +50,12 @@ export async function fetchFinished<Args extends Record<string, unknown>, Result
     })),
   );
   const res = await ds.connection.exec(collectedResultsScript(sources));
-  const lines = new Map<string, string>();
+  // Every line is parsed whole and checked: a line cut short (a full disk) or edited by hand is
+  // never taken for a result; the runner's own file is read instead.
+  const lines = new Map<string, FetchedDoc>();
   for (const line of res.stdout.split("\n")) {
-    const m = /^\{"token":"([^"]+)","name":"([^"]+)"/.exec(line);
-    if (m) lines.set(`${m[1]}\0${m[2]}`, line);
+    const doc = parseDoc(line);
+    if (doc) lines.set(`${doc.token}\0${doc.name}`, doc);
   }
 
   for (const { p, runners } of groups.values()) {
@@ -62,18 +64,18 @@ export async function fetchFinished<Args extends Record<string, unknown>, Result
     const missing: Runner<Args, Result>[] = [];
     const large: Large<Args, Result>[] = [];
     for (const r of runners) {
-      const line = lines.get(`${r.token}\0${r.name}`);
-      if (line === undefined) {
+      const doc = lines.get(`${r.token}\0${r.name}`);
+      const file = resolve(dir, fetchedFile(r)); // named before applying changes the state
+      if (doc === undefined || applyFetched(r, doc, large) !== "ok") {
         missing.push(r);
         continue;
       }
-      copies.push([resolve(dir, fetchedFile(r)), line]);
-      applyFetched(r, parseDoc(line), large);
-      copies.push(...outputCopies(dir, r));
+      copies.push([file, doc.text], ...outputCopies(dir, r));
     }
     // Local copies of what was fetched, beside the staged files.
     await writeFilesParallel(dir, copies);
-    // Lines can be missing (a runtime of an older version, a damaged file): the runners' own files.
+    // Lines can be missing or damaged (a runtime of an older version, a full disk): the runners'
+    // own files, as they were written.
     if (missing.length) {
       const names = missing.map(fetchedFile);
       await ds.connection.pull(
@@ -89,8 +91,19 @@ export async function fetchFinished<Args extends Record<string, unknown>, Result
         } catch {
           text = undefined;
         }
-        applyFetched(r, text === undefined ? undefined : parseDoc(text), large);
-        await writeFilesParallel(dir, outputCopies(dir, r));
+        const doc = text === undefined ? undefined : (parseDoc(text) ?? null);
+        const outcome = doc ? applyFetched(r, doc, large) : doc === null ? "damaged" : "missing";
+        if (outcome === "ok") {
+          await writeFilesParallel(dir, outputCopies(dir, r));
+          continue;
+        }
+        const what = `${r.state === "completed" ? "result" : "error"} of submission ${r.token}`;
+        markFailed(
+          r,
+          outcome === "damaged"
+            ? `${what} is damaged: neither its collected line nor ${names[i]} is a whole, valid record`
+            : `${what} is missing or stale`,
+        );
       }
     }
     if (large.length) await pullLargeOutputs(ds, p, dir, large);
@@ -117,9 +130,10 @@ export function setAsideOldResult<Args extends Record<string, unknown>, Result>(
   r.stderr = undefined;
 }
 
+/** A result or error record, parsed whole and checked (token, name, and a result or an stderr). */
 interface FetchedDoc {
-  token?: string;
-  name?: string;
+  token: string;
+  name: string;
   result?: unknown;
   /** The error text of a failure (traceback-like, the error on the last line). */
   stderr?: string;
@@ -128,6 +142,8 @@ interface FetchedDoc {
   err?: string;
   outBytes?: number;
   errBytes?: number;
+  /** The record as written. */
+  text: string;
 }
 
 /** A fetched runner whose output was too big for its collected line: its files are copied. */
@@ -136,26 +152,39 @@ interface Large<Args extends Record<string, unknown>, Result> {
   doc: FetchedDoc;
 }
 
-/** Take a fetched result or error document, if it belongs to the runner's current submission. */
+/**
+ * Take a fetched result or error record, if it belongs to the runner's current submission and says
+ * what the runner's state says; "damaged" when its result cannot be decoded.
+ */
 function applyFetched<Args extends Record<string, unknown>, Result>(
   r: Runner<Args, Result>,
-  doc: FetchedDoc | undefined,
+  doc: FetchedDoc,
   large: Large<Args, Result>[],
-): void {
+): "ok" | "stale" | "damaged" {
   const isResult = r.state === "completed";
-  if (!doc || doc.token !== r.token || (isResult ? !("result" in doc) : doc.stderr === undefined)) {
-    const why = `${isResult ? "result" : "error"} of submission ${r.token} is missing or stale`;
-    markFailed(r, why);
-    return;
+  if (
+    doc.token !== r.token ||
+    doc.name !== r.name ||
+    (isResult ? !("result" in doc) : doc.stderr === undefined)
+  )
+    return "stale";
+  if (isResult) {
+    const text = JSON.stringify(doc.result);
+    let value: Result;
+    try {
+      value = decode(text) as Result;
+    } catch {
+      return "damaged";
+    }
+    r.resultText = text;
+    r.result = value;
   }
   r.stdout = typeof doc.out === "string" ? doc.out : "";
   r.stderr = typeof doc.err === "string" ? doc.err : "";
   if (doc.outBytes || doc.errBytes) large.push({ r, doc });
-  if (isResult) {
-    r.resultText = JSON.stringify(doc.result);
-    r.result = decode(r.resultText) as Result;
-    r.setState("satisfied");
-  } else setError(r, doc.stderr ?? "");
+  if (isResult) r.setState("satisfied");
+  else setError(r, doc.stderr ?? "");
+  return "ok";
 }
 
 /** A failure's full error: what the run wrote on stderr, then the error itself (its last line). */
@@ -209,13 +238,33 @@ async function pullLargeOutputs<Args extends Record<string, unknown>, Result>(
   }
 }
 
+/** A whole, well-formed record, or undefined (cut short, edited, not a record at all). */
 function parseDoc(text: string): FetchedDoc | undefined {
+  if (text.trim() === "") return undefined;
+  let doc: unknown;
   try {
-    const doc = JSON.parse(text) as FetchedDoc;
-    return doc && typeof doc === "object" ? doc : undefined;
+    doc = JSON.parse(text);
   } catch {
     return undefined;
   }
+  if (!doc || typeof doc !== "object" || Array.isArray(doc)) return undefined;
+  const d = doc as Record<string, unknown>;
+  if (typeof d.token !== "string" || d.token === "" || typeof d.name !== "string" || d.name === "")
+    return undefined;
+  const hasResult = "result" in d;
+  const hasError = typeof d.stderr === "string";
+  if (hasResult === hasError) return undefined;
+  const size = (v: unknown) => (typeof v === "number" && v > 0 ? v : undefined);
+  return {
+    token: d.token,
+    name: d.name,
+    ...(hasResult ? { result: d.result } : { stderr: d.stderr as string }),
+    ...(typeof d.out === "string" ? { out: d.out } : {}),
+    ...(typeof d.err === "string" ? { err: d.err } : {}),
+    ...(size(d.outBytes) ? { outBytes: size(d.outBytes) } : {}),
+    ...(size(d.errBytes) ? { errBytes: size(d.errBytes) } : {}),
+    text,
+  };
 }
 
 /** The file a finished runner's outcome is in: its result, or its error when it failed. */

@@ -4,6 +4,7 @@ import type { Connection } from "../connection/types.js";
 import type { Runner } from "../runner/index.js";
 import type { UpstreamSubmission } from "./plans.js";
 import type { Placement } from "./records.js";
+import type { MasterLiveness } from "./status.js";
 
 /** What tracking and fetching use of a Dataset's private state (a live view, not a copy). */
 export interface DatasetInternals<Args extends Record<string, unknown>, Result> {
@@ -24,6 +25,11 @@ export interface DatasetInternals<Args extends Record<string, unknown>, Result> 
    * lines had not (yet) said so, by runner name (see tracking.ts).
    */
   readonly unreported: Map<string, number>;
+  /**
+   * What the last status command found of the master of each in-flight submission without a
+   * scheduler, by `<remote folder>\0<token>` (see tracking.ts).
+   */
+  readonly liveness?: Map<string, MasterLiveness>;
   saveRunners(runners: Runner<Args, Result>[]): void;
   log(level: number, message: string): void;
 }

@@ -17,6 +17,8 @@ export const masterScript = (token: string) => `submit-${token}.sh`;
 export const masterLog = (token: string) => `submit-${token}.log`;
 /** Exit lines of the runtime processes of a submission (`@process`, appended after each exits). */
 export const exitLog = (token: string) => `state/${token}.master.log`;
+/** Pid and start time of a submission's master (written by the launch; read by the status command). */
+export const pidFile = (token: string) => `state/${token}.pid`;
 /** State lines of the runtime processes of a submission, one file per process `<k>`. */
 export const stateGlob = (token: string) => `state/${token}.[0-9]*.log`;
 

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { toTagged } from "../remote/codec.mjs";
@@ -84,7 +84,10 @@ export class Stager {
   extra(paths: readonly string[]): void {
     for (const f of paths) {
       const name = basename(f);
-      copyFileSync(f, resolve(this.localRoot, name));
+      const dest = resolve(this.localRoot, name);
+      copyFileSync(f, dest);
+      // A private copy: the user's permissions only (an executable stays executable).
+      chmodSync(dest, statSync(f).mode & 0o700);
       this.files.push(name);
     }
   }

@@ -54,3 +54,83 @@ export function parseStateLines(
   }
   return latest;
 }
+
+/** What the status command found of the master process of one submission without a scheduler. */
+export interface MasterLiveness {
+  /** The submission's token. */
+  token: string;
+  /** The Dataset's remote folder of the submission. */
+  dir: string;
+  /** The master's pid, when known. */
+  pid?: number;
+  /** alive: it (or a process of its group) still runs; gone: no process left; unknown: no pid known. */
+  state: "alive" | "gone" | "unknown";
+  /** Whether the remote folder still exists. */
+  folder: boolean;
+  /** Why runs of this submission can no longer report, when the master is gone or the folder removed. */
+  reason?: string;
+  /** What the submission log ends with (last lines), when read. */
+  logTail?: string;
+}
+
+/**
+ * Parse the `@@live` lines of the status command (see rr_live in scripts.ts): folder index →
+ * liveness, with a reason built from what was seen (folder removed, not writable, disk full, log).
+ */
+export function parseLiveLines(
+  text: string,
+  folders: readonly { dir: string; token: string }[],
+  marker: string,
+  diagMarker = "@@diag",
+): Map<number, MasterLiveness> {
+  const diag = new Map<string, string[]>();
+  for (const line of text.split("\n"))
+    if (line.startsWith(`${diagMarker}\t`)) {
+      const f = line.split("\t");
+      diag.set(f[1], f.slice(2));
+    }
+  const out = new Map<number, MasterLiveness>();
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${marker}\t`)) continue;
+    const [, i, state, pid, folder] = line.split("\t");
+    const f = folders[Number(i)];
+    if (!f || (state !== "alive" && state !== "gone" && state !== "unknown")) continue;
+    const [writable, free, log] = diag.get(i) ?? [];
+    const tail = log && log !== "-" ? lastLines(Buffer.from(log, "base64").toString("utf8"), 6) : "";
+    const live: MasterLiveness = {
+      token: f.token,
+      dir: f.dir,
+      ...(/^\d+$/.test(pid ?? "") ? { pid: Number(pid) } : {}),
+      state,
+      folder: folder === "1",
+      ...(tail ? { logTail: tail } : {}),
+    };
+    const causes: string[] = [];
+    if (writable === "0")
+      causes.push(`${f.dir} is not writable (Permission denied or Read-only file system)`);
+    if (/^\d+$/.test(free ?? "") && Number(free) < 64)
+      causes.push(`No space left on device: ${free} KB free where ${f.dir} is`);
+    if (!live.folder) {
+      live.state = "gone";
+      live.reason = `folder removed: ${f.dir} no longer exists (No such file or directory), so its runs can no longer report`;
+    } else if (state === "gone") {
+      const who = live.pid ? `the master process (pid ${live.pid})` : "the master process";
+      live.reason = [
+        `${who} of submission ${f.token} is gone (killed, or it could not write the end of its runs)`,
+        ...causes,
+      ].join("; ");
+    } else if (causes.length) live.reason = causes.join("; ");
+    out.set(Number(i), live);
+  }
+  return out;
+}
+
+/** The last `n` non-empty lines of a text. */
+function lastLines(text: string, n: number): string {
+  return text
+    .split("\n")
+    .map((l) => l.trimEnd())
+    .filter((l) => l !== "")
+    .slice(-n)
+    .join("\n");
+}

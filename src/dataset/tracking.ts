@@ -3,8 +3,8 @@ import { InvalidArgumentError, RunnerFailedError, WaitTimeoutError } from "../sh
 import type { DatasetInternals } from "./internals.js";
 import type { WaitOptions } from "./options.js";
 import { baseJobId } from "./plans.js";
-import { STATUS_MARKER, statusScript } from "./scripts.js";
-import { parseStateLines } from "./status.js";
+import { DIAG_MARKER, LIVE_MARKER, STATUS_MARKER, statusScript } from "./scripts.js";
+import { type MasterLiveness, parseLiveLines, parseStateLines } from "./status.js";
 
 /** How long a job the scheduler reports finished may stay without its runner's own final line. */
 export const UNREPORTED_GRACE_MS = 20_000;
@@ -18,6 +18,15 @@ export function markFailed<Args extends Record<string, unknown>, Result>(
   r.result = new RunnerFailedError(r.name, why);
 }
 
+/** A failure message with what the status command saw of its submission: causes and log tail. */
+function withCause(message: string, l: MasterLiveness | undefined, addReason = true): string {
+  if (!l) return message;
+  const parts = [message];
+  if (addReason && l.reason) parts.push(l.reason);
+  if (l.logTail) parts.push(`submission log (${l.dir}) ends with:\n${l.logTail}`);
+  return parts.join("; ");
+}
+
 /**
  * Update every in-flight runner in one remote command: the scheduler's view of the jobs (when there
  * is a scheduler) and the state lines the runs wrote. The runs' own lines win; the scheduler's view
@@ -28,35 +37,63 @@ export async function refresh<Args extends Record<string, unknown>, Result>(
 ): Promise<void> {
   const folder = ds.folder;
   const inFlight = ds.runners.filter((r) => isInFlightState(r.state) && r.token);
-  if (inFlight.length === 0) return;
+  if (inFlight.length === 0) {
+    ds.liveness?.clear();
+    return;
+  }
   const wanted = new Map<string, { token: string; slot: number }>();
-  const folders = new Map<string, { dir: string; token: string }>();
+  const folders = new Map<string, { dir: string; token: string; pid?: string }>();
+  const folderOf = new Map<string, string>();
   for (const r of inFlight) {
     const p = ds.placements.get(r.name);
     if (!p) continue;
     wanted.set(r.name, { token: r.token!, slot: p.slot });
     const dir = `${p.remoteRoot}/${folder}`;
-    folders.set(`${dir}\0${r.token}`, { dir, token: r.token! });
+    const key = `${dir}\0${r.token}`;
+    const pid = /^pid:(\d+)$/.exec(r.jobId ?? "")?.[1];
+    const f = folders.get(key);
+    if (!f) folders.set(key, { dir, token: r.token!, ...(pid ? { pid } : {}) });
+    else if (pid && !f.pid) f.pid = pid;
+    folderOf.set(r.name, key);
   }
   const scheduler = ds.scheduler;
   const jobIds = scheduler
     ? [...new Set(inFlight.map((r) => baseJobId(r.jobId)).filter((id) => id !== undefined))]
     : [];
+  const list = [...folders.values()];
   const res = await ds.connection.exec(
-    statusScript([...folders.values()], jobIds.length ? scheduler!.statusScript(jobIds) : undefined),
+    statusScript(list, jobIds.length ? scheduler!.statusScript(jobIds) : undefined, !scheduler),
   );
   const cut = res.stdout.indexOf(STATUS_MARKER);
   const schedulerView = scheduler && cut > 0 ? scheduler.parseStatus(res.stdout.slice(0, cut)) : new Map();
-  const updates = parseStateLines(
-    cut >= 0 ? res.stdout.slice(cut + STATUS_MARKER.length) : res.stdout,
-    wanted,
-  );
+  const lines = cut >= 0 ? res.stdout.slice(cut + STATUS_MARKER.length) : res.stdout;
+  // Without a scheduler, the status command says whether each submission's master still runs.
+  const live = new Map<string, MasterLiveness>();
+  if (!scheduler) {
+    const found = parseLiveLines(lines, list, LIVE_MARKER, DIAG_MARKER);
+    list.forEach((f, i) => {
+      const l = found.get(i);
+      if (l) live.set(`${f.dir}\0${f.token}`, l);
+    });
+    ds.liveness?.clear();
+    for (const [key, l] of live) ds.liveness?.set(key, l);
+  }
+  const updates = parseStateLines(lines, wanted);
   const changed: Runner<Args, Result>[] = [];
   for (const r of inFlight) {
     const u = updates.get(r.name);
+    const l = live.get(folderOf.get(r.name) ?? "");
     if (u && u.state !== r.state) {
       r.setState(u.state, u.time);
-      if (u.crash) markFailed(r, u.crash);
+      if (u.crash) markFailed(r, withCause(u.crash, l));
+      changed.push(r);
+    }
+    // Its master is gone (or its folder removed) and it has no final line: it will never have one.
+    if (isInFlightState(r.state) && l && l.state === "gone") {
+      markFailed(
+        r,
+        withCause(`${r.name} did not finish: ${l.reason ?? "its master process is gone"}`, l, false),
+      );
       changed.push(r);
     }
     if (!isInFlightState(r.state)) ds.unreported.delete(r.name);

@@ -4,7 +4,14 @@ import { Dataset, DatasetLockedError } from "../../index.js";
 import type { Ctx } from "../context.js";
 import { resolveDbFile, sleep } from "../context.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";
-import { renderStatus, renderStatusLine, type StatusSummary, summarize, visibleWidth } from "../format.js";
+import {
+  renderMasters,
+  renderStatus,
+  renderStatusLine,
+  type StatusSummary,
+  summarize,
+  visibleWidth,
+} from "../format.js";
 import { seconds } from "../parse.js";
 import { type Act, dbCommand } from "./types.js";
 
@@ -32,11 +39,30 @@ async function status(ctx: Ctx, db: string | undefined, opts: StatusOptions): Pr
   }
   const { ds, file } = opened;
   const snapshot = (): StatusSummary => summarize(ds.name, file, ds.runners);
+  // Without a scheduler: whether the master of each submission that was in flight still runs.
+  const masters = () =>
+    ds.liveness.map((l) => ({
+      token: l.token,
+      pid: l.pid ?? null,
+      state: l.state,
+      reason: l.reason ?? null,
+    }));
+  const printMasters = () => {
+    for (const line of renderMasters(
+      ds.liveness.map((l) => ({ token: l.token, pid: l.pid, state: l.state, reason: l.reason })),
+      ctx.out,
+    ))
+      ctx.print(line);
+  };
   if (!opts.watch) {
     await ds.isFinished();
     const s = snapshot();
-    if (opts.json) ctx.print(JSON.stringify(s, null, 2));
-    else for (const line of renderStatus(s, ctx.out, { errorWidth: errorWidth(ctx) })) ctx.print(line);
+    if (opts.json) ctx.print(JSON.stringify({ ...s, masters: masters() }, null, 2));
+    else {
+      for (const line of renderStatus(s, ctx.out, { errorWidth: errorWidth(ctx) })) ctx.print(line);
+      if (ds.liveness.length) ctx.print();
+      printMasters();
+    }
     return EXIT.OK;
   }
   const live = ctx.isTTY && !opts.json;

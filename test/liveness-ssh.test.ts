@@ -1,0 +1,231 @@
+/**
+ * A dead run is noticed over a real sshd (login user `rmtest`, an unprivileged account when the tests
+ * run as root, so permissions apply): the remote master dies or can no longer write (folder removed,
+ * full disk, process group killed, folder made read-only) and wait() still returns, with the affected
+ * runners failed and the cause in their errors. And every file and folder written on either side,
+ * with either transport, is private to the user.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Connection, connect } from "../src/connection/index.js";
+import { Dataset } from "../src/dataset/index.js";
+import type { RunnerFailedError } from "../src/shared/errors.js";
+import { type SshdServer, startSshd } from "./harness/sshd.js";
+
+let server: SshdServer;
+const scratch: string[] = [];
+const connections: Connection[] = [];
+const mounts: string[] = [];
+
+beforeAll(async () => {
+  server = await startSshd();
+});
+afterAll(async () => {
+  const c = connect(server.connectionOptions());
+  await c.exec(`chmod -R u+rwx -- rr-live-${process.pid}-* 2>/dev/null; rm -rf -- rr-live-${process.pid}-*`, {
+    allowFailure: true,
+  });
+  await c.close();
+  for (const k of connections) await k.close();
+  await server?.stop();
+  for (const m of mounts) {
+    try {
+      execFileSync("umount", ["-l", m]);
+    } catch {}
+  }
+  for (const d of scratch) rmSync(d, { recursive: true, force: true });
+});
+
+function ssh(extra: Record<string, unknown> = {}): Connection {
+  const c = connect({ ...server.connectionOptions(), ...extra });
+  connections.push(c);
+  return c;
+}
+
+let seq = 0;
+function dirs(tag: string) {
+  const tmp = mkdtempSync(join(tmpdir(), `rr-live-${tag}-`));
+  scratch.push(tmp);
+  return {
+    dbDir: tmp,
+    localDir: join(tmp, "local"),
+    remoteDir: `rr-live-${process.pid}-${++seq}-${basename(tmp)}`,
+  };
+}
+
+/** Runners that sleep `ms`, then return `{ i }` (or a string of `big` bytes). */
+const sleeper = async (args: { i: number; ms: number; big?: number }) => {
+  await new Promise((r) => setTimeout(r, args.ms));
+  return args.big ? "x".repeat(args.big) : { i: args.i };
+};
+const follower = async (_args: { i: number }, ctx: { upstream?: unknown }) => ctx.upstream;
+
+interface Some {
+  wait(o: { timeout: number; interval: number }): Promise<void>;
+  isFinished(): Promise<boolean[]>;
+  readonly runners: readonly { state: string; jobId?: string | undefined }[];
+  readonly errors: readonly (RunnerFailedError | undefined)[];
+}
+
+async function started(ds: Some): Promise<void> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < 30_000) {
+    await ds.isFinished();
+    if (ds.runners.every((r) => r.state === "started")) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`runners did not start: ${ds.runners.map((r) => r.state).join(", ")}`);
+}
+
+const masterPid = (ds: Some) => Number(/^pid:(\d+)$/.exec(ds.runners[0].jobId ?? "")?.[1]);
+
+async function expectAllFailed(ds: Some, cause: RegExp): Promise<void> {
+  await expect(ds.wait({ timeout: 60, interval: 0.2 })).resolves.toBeUndefined();
+  expect(ds.runners.map((r) => r.state)).toEqual(ds.runners.map(() => "failed"));
+  for (const e of ds.errors) expect(e?.fullError).toMatch(cause);
+}
+
+describe("the remote master dies (over SSH): wait() returns, the runners fail with the cause", () => {
+  it("(a) the Dataset folder is deleted mid-run", async () => {
+    const connection = ssh();
+    const d = dirs("folder");
+    const ds = new Dataset(sleeper, { name: "folder", skip: false, verbose: 0, connection, ...d });
+    ds.appendRuns([0, 1].map((i) => ({ i, ms: 3000 })));
+    await ds.run();
+    await started(ds);
+    await connection.exec(`rm -rf -- '${d.remoteDir}/${ds.folder}'`);
+    await expectAllFailed(ds, /folder removed/);
+    await ds.close();
+  });
+
+  it("(b) the disk fills up (a tiny tmpfs as remoteDir)", async (ctx) => {
+    const fs = mkdtempSync(join(tmpdir(), "rr-live-tmpfs-"));
+    scratch.push(fs);
+    try {
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", fs], { stdio: "pipe" });
+      mounts.push(fs);
+      if (process.getuid?.() === 0) execFileSync("chown", [`${server.user}:`, fs]);
+    } catch (e) {
+      if (process.env.CI === "true") throw new Error(`cannot mount a tmpfs: ${(e as Error).message}`);
+      ctx.skip();
+    }
+    const connection = ssh();
+    const d = dirs("full");
+    const ds = new Dataset(sleeper, {
+      name: "full",
+      skip: false,
+      verbose: 0,
+      connection,
+      ...d,
+      remoteDir: fs,
+    });
+    ds.appendRuns([0, 1, 2].map((i) => ({ i, ms: 300, big: 150_000 })));
+    await ds.run();
+    await expect(ds.wait({ timeout: 60, interval: 0.2 })).resolves.toBeUndefined();
+    await ds.fetchResults();
+    expect(ds.runners.filter((r) => r.state === "submitted" || r.state === "started")).toEqual([]);
+    const failed = ds.runners.filter((r) => r.state === "failed");
+    expect(failed.length).toBeGreaterThan(0);
+    for (const r of failed) expect(r.errorText).toMatch(/No space left|ENOSPC|damaged/i);
+    expect(failed.some((r) => /No space left on device/.test(r.errorText ?? ""))).toBe(true);
+    await ds.close();
+    execFileSync("umount", [fs]);
+    mounts.splice(mounts.indexOf(fs), 1);
+  });
+
+  it("(c) the master's process group is killed, with the downstream Dataset it would start", async () => {
+    const connection = ssh();
+    const d = dirs("killed");
+    const up = new Dataset(sleeper, { name: "killed", skip: false, verbose: 0, connection, ...d });
+    const down = new Dataset(follower, { name: "killed-down", skip: false, verbose: 0, connection, ...d });
+    up.setDownstream(down as never);
+    up.appendRuns([0, 1].map((i) => ({ i, ms: 5000 })));
+    down.appendRuns([0, 1].map((i) => ({ i })));
+    await up.run();
+    await started(up);
+    await down.isFinished();
+    expect(down.runners.map((r) => r.state)).toEqual(["submitted", "submitted"]);
+    expect(up.liveness.map((l) => [l.state, l.pid])).toEqual([["alive", masterPid(up)]]);
+    await connection.exec(`kill -9 -- -${masterPid(up)}`);
+    await expectAllFailed(up, /gone/);
+    await expectAllFailed(down, /gone/);
+    await up.close();
+    await down.close();
+  });
+
+  it("(d) the Dataset folder is made read-only mid-run (chmod 0500)", async () => {
+    const connection = ssh();
+    const d = dirs("readonly");
+    const ds = new Dataset(sleeper, { name: "readonly", skip: false, verbose: 0, connection, ...d });
+    ds.appendRuns([0, 1].map((i) => ({ i, ms: 1500 })));
+    await ds.run();
+    await started(ds);
+    const remote = `'${d.remoteDir}/${ds.folder}'`;
+    await connection.exec(`chmod 0500 -- ${remote}`);
+    await expectAllFailed(ds, /Permission denied|permission denied|EACCES/);
+    await connection.exec(`chmod 0700 -- ${remote}`);
+    await ds.close();
+  });
+});
+
+describe("privacy over SSH", () => {
+  for (const transport of ["rsync", "scp"] as const) {
+    it(`every file and folder written on both sides is private (${transport})`, async () => {
+      const connection = ssh({ transport });
+      const d = dirs(`private-${transport}`);
+      const up = new Dataset(sleeper, { name: "private", skip: false, verbose: 0, connection, ...d });
+      const down = new Dataset(follower, { name: "private-down", skip: false, verbose: 0, connection, ...d });
+      up.setDownstream(down as never);
+      up.appendRuns([0, 1].map((i) => ({ i, ms: 0 })));
+      down.appendRuns([0, 1].map((i) => ({ i })));
+      await up.run();
+      await up.wait({ timeout: 30, interval: 0.1 });
+      await down.wait({ timeout: 30, interval: 0.1 });
+      await up.fetchResults();
+      await down.fetchResults();
+      expect(down.results).toEqual([{ i: 0 }, { i: 1 }]);
+      await up.close();
+      await down.close();
+
+      // the far side: remoteDir (made by the transfer) and everything under it
+      const found = await connection.exec(`find '${d.remoteDir}' -printf '%m %y %P\\n'`);
+      const remote = found.stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.split(" "));
+      expect(remote.some(([, , p]) => /submit-.*\.log$/.test(p))).toBe(true);
+      expect(remote.some(([, , p]) => /^private-down-.*\/submit-.*\.log$/.test(p))).toBe(true);
+      expect(remote.some(([, , p]) => p.endsWith(".pid"))).toBe(true);
+      expect(remote.filter(([m]) => Number.parseInt(m, 8) & 0o077)).toEqual([]);
+      expect(remote.filter(([m, t]) => t === "d" && m !== "700")).toEqual([]);
+
+      // this side: the database folder, staging and fetched files
+      const local: [string, number, boolean][] = [];
+      const walk = (dir: string) => {
+        for (const e of readdirSync(dir, { withFileTypes: true })) {
+          const p = join(dir, e.name);
+          local.push([p, statSync(p).mode & 0o777, e.isDirectory()]);
+          if (e.isDirectory()) walk(p);
+        }
+      };
+      walk(d.dbDir);
+      expect(local.some(([p]) => p.endsWith(".result.json"))).toBe(true);
+      expect(local.filter(([, m]) => m & 0o077)).toEqual([]);
+      expect(local.filter(([, m, dir]) => dir && m !== 0o700)).toEqual([]);
+    });
+
+    it(`a pull makes the folders it needs private, and nothing for files that do not come (${transport})`, async () => {
+      const connection = ssh({ transport });
+      const d = dirs(`pullmodes-${transport}`);
+      await connection.exec(`mkdir -p '${d.remoteDir}/a/b' && echo x > '${d.remoteDir}/a/b/f'`);
+      const dest = join(d.dbDir, "fresh");
+      await connection.pull(d.remoteDir, dest, ["a/b/f", "c/d/missing"]);
+      expect(readdirSync(dest)).toEqual(["a"]);
+      for (const p of [dest, join(dest, "a"), join(dest, "a", "b")])
+        expect([p, statSync(p).mode & 0o777]).toEqual([p, 0o700]);
+    });
+  }
+});
