@@ -2,6 +2,7 @@ import { existsSync, readFileSync, renameSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { decode } from "../remote/codec.mjs";
+import { parseRecord, type WireRecord } from "../remote/wire.mjs";
 import type { Runner } from "../runner/index.js";
 import { RunnerFailedError } from "../shared/errors.js";
 import { forEachLimited } from "../shared/limit.js";
@@ -54,7 +55,7 @@ export async function fetchFinished<Args extends Record<string, unknown>, Result
   // never taken for a result; the runner's own file is read instead.
   const lines = new Map<string, FetchedDoc>();
   for (const line of res.stdout.split("\n")) {
-    const doc = parseDoc(line);
+    const doc = parseRecord(line);
     if (doc) lines.set(`${doc.token}\0${doc.name}`, doc);
   }
 
@@ -91,7 +92,7 @@ export async function fetchFinished<Args extends Record<string, unknown>, Result
         } catch {
           text = undefined;
         }
-        const doc = text === undefined ? undefined : (parseDoc(text) ?? null);
+        const doc = text === undefined ? undefined : (parseRecord(text) ?? null);
         const outcome = doc ? applyFetched(r, doc, large) : doc === null ? "damaged" : "missing";
         if (outcome === "ok") {
           await writeFilesParallel(dir, outputCopies(dir, r));
@@ -130,21 +131,8 @@ export function setAsideOldResult<Args extends Record<string, unknown>, Result>(
   r.stderr = undefined;
 }
 
-/** A result or error record, parsed whole and checked (token, name, and a result or an stderr). */
-interface FetchedDoc {
-  token: string;
-  name: string;
-  result?: unknown;
-  /** The error text of a failure (traceback-like, the error on the last line). */
-  stderr?: string;
-  /** What the run printed; absent when nothing, `outBytes`/`errBytes` when only its file holds it. */
-  out?: string;
-  err?: string;
-  outBytes?: number;
-  errBytes?: number;
-  /** The record as written. */
-  text: string;
-}
+/** A result or error record, parsed whole and checked (see parseRecord in src/remote/wire.mjs). */
+type FetchedDoc = WireRecord;
 
 /** A fetched runner whose output was too big for its collected line: its files are copied. */
 interface Large<Args extends Record<string, unknown>, Result> {
@@ -236,35 +224,6 @@ async function pullLargeOutputs<Args extends Record<string, unknown>, Result>(
     if (doc.errBytes) r.stderr = read(errFile(r.name));
     if (doc.errBytes && r.state === "failed") setError(r, doc.stderr ?? "");
   }
-}
-
-/** A whole, well-formed record, or undefined (cut short, edited, not a record at all). */
-function parseDoc(text: string): FetchedDoc | undefined {
-  if (text.trim() === "") return undefined;
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (!doc || typeof doc !== "object" || Array.isArray(doc)) return undefined;
-  const d = doc as Record<string, unknown>;
-  if (typeof d.token !== "string" || d.token === "" || typeof d.name !== "string" || d.name === "")
-    return undefined;
-  const hasResult = "result" in d;
-  const hasError = typeof d.stderr === "string";
-  if (hasResult === hasError) return undefined;
-  const size = (v: unknown) => (typeof v === "number" && v > 0 ? v : undefined);
-  return {
-    token: d.token,
-    name: d.name,
-    ...(hasResult ? { result: d.result } : { stderr: d.stderr as string }),
-    ...(typeof d.out === "string" ? { out: d.out } : {}),
-    ...(typeof d.err === "string" ? { err: d.err } : {}),
-    ...(size(d.outBytes) ? { outBytes: size(d.outBytes) } : {}),
-    ...(size(d.errBytes) ? { errBytes: size(d.errBytes) } : {}),
-    text,
-  };
 }
 
 /** The file a finished runner's outcome is in: its result, or its error when it failed. */

@@ -6,7 +6,7 @@ export function nodeFunction(nodeCommand: string): string {
   return `run_node() { ${nodeCommand} "$@"; }`;
 }
 
-/** Shell text that runs runtime process K of G and records how it ended. */
+/** Shell text that runs runtime process K of G and records how it ended (an exit line, see src/remote/wire.mjs). */
 function runtimeLine(token: string, k: string, p: string): string {
   return `run_node runtime.mjs ${batchFile(token)} ${k} ${p}; rc=$?; printf '%s\\t@process\\t%s/%s\\t%s\\t%s\\n' "${token}" "${k}" "${p}" "$rc" "$(date +%s)" >> "${exitLog(token)}"`;
 }

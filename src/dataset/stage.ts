@@ -2,6 +2,7 @@ import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSy
 import { basename, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { toTagged } from "../remote/codec.mjs";
+import { batchDocument } from "../remote/wire.mjs";
 import { batchFile, FUNCTION_FILE, RUNTIME_FILES } from "./layout.js";
 import { scriptBatch, scriptBatchFile, scriptFile } from "./script.js";
 
@@ -71,7 +72,7 @@ export class Stager {
       })),
       ...(batch.groups ? { groups: batch.groups } : {}),
     };
-    this.put(batchFile(token), JSON.stringify(doc));
+    this.put(batchFile(token), batchDocument(doc));
   }
 
   /** A script submission: every runner's rendered script (mode 0700) and the runner list for bash. */

@@ -1,3 +1,4 @@
+import { parseLogLine } from "../remote/wire.mjs";
 import type { RunnerState } from "../runner/index.js";
 
 export interface RunnerUpdate {
@@ -8,8 +9,7 @@ export interface RunnerUpdate {
 }
 
 /**
- * Read state lines (`token \t name \t state \t epoch-ms`, plus the master's
- * `token \t @process \t k/P \t exit-code \t epoch-s`) and work out the newest state of each runner of
+ * Read state lines and the master's exit lines (formats in src/remote/wire.mjs) and work out the newest state of each runner of
  * the given submissions. Lines of other tokens are ignored: freshness comes from the token, never
  * from comparing clocks.
  */
@@ -20,23 +20,20 @@ export function parseStateLines(
   const latest = new Map<string, RunnerUpdate>();
   const exits = new Map<string, { p: number; codes: Map<number, number> }>();
   for (const line of text.split("\n")) {
-    const f = line.split("\t");
-    if (f.length < 4) continue;
-    const [token, name, state] = f;
-    if (name === "@process") {
-      const [k, p] = state.split("/").map(Number);
-      const e = exits.get(token) ?? { p, codes: new Map() };
-      e.codes.set(k, Number(f[3]));
-      exits.set(token, e);
+    const l = parseLogLine(line);
+    if (!l) continue;
+    if (l.kind === "exit") {
+      const e = exits.get(l.token) ?? { p: l.p, codes: new Map() };
+      e.codes.set(l.k, l.code);
+      exits.set(l.token, e);
       continue;
     }
-    const w = wanted.get(name);
-    if (!w || w.token !== token) continue;
-    if (state !== "started" && state !== "completed" && state !== "failed") continue;
-    const prev = latest.get(name);
+    const w = wanted.get(l.name);
+    if (!w || w.token !== l.token) continue;
+    const prev = latest.get(l.name);
     // A terminal line always wins over "started", whatever the order the lines were read in.
-    if (prev && prev.state !== "started" && state === "started") continue;
-    latest.set(name, { state: state as RunnerState, time: Number(f[3]) });
+    if (prev && prev.state !== "started" && l.state === "started") continue;
+    latest.set(l.name, { state: l.state, time: l.time });
   }
   // A runner whose process ended without a terminal line for it has crashed with that process.
   for (const [name, w] of wanted) {

@@ -14,6 +14,7 @@ import {
   writeFileSync,
   writeSync,
 } from "node:fs";
+import { errorDocument, stateLine } from "./wire.mjs";
 
 /**
  * A runner's output up to this many bytes per stream travels inside its collected line (fetching it
@@ -21,12 +22,7 @@ import {
  */
 export const INLINE_OUTPUT = 64 * 1024;
 
-/**
- * @typedef {{ name: string, args: unknown, cwd?: string, supersedes?: boolean, timeout?: number,
- *   upstream?: { file: string, token?: string, name: string } }} RunnerEntry
- * @typedef {{ token: string, function: string, asynchronous?: boolean, concurrency?: number,
- *   runners: RunnerEntry[], groups?: string[][] }} Batch
- */
+/** @typedef {import("./wire.mjs").Batch} Batch @typedef {import("./wire.mjs").RunnerEntry} RunnerEntry */
 
 /**
  * The files of one runtime lane k: state lines `state/<token>.<k>.log` and collected result/error
@@ -44,7 +40,7 @@ export class Lane {
 
   /** @param {string} name @param {string} state */
   mark(name, state) {
-    writeSync(this.stateFd, `${this.token}\t${name}\t${state}\t${Date.now()}\n`);
+    writeSync(this.stateFd, stateLine(this.token, name, state));
   }
 
   /** @param {string} line */
@@ -94,7 +90,7 @@ export class Sink {
   }
 }
 
-/** @typedef {{ bytes: number, text?: string }} Output */
+/** @typedef {import("./wire.mjs").Output} Output */
 
 /**
  * What a runner printed, read back from its file (after its process died).
@@ -116,36 +112,13 @@ export function readOutput(file) {
 }
 
 /**
- * The output fields of a collected line: `"out"`/`"err"` with the text when small, `"outBytes"` /
- * `"errBytes"` when the driver must copy the file; nothing at all when the runner printed nothing.
- * @param {Output} out @param {Output} err
- */
-export function outputFields(out, err) {
-  return field("out", out) + field("err", err);
-}
-
-/** @param {string} key @param {Output} o */
-function field(key, o) {
-  if (o.bytes === 0) return "";
-  return o.text !== undefined ? `,"${key}":${JSON.stringify(o.text)}` : `,"${key}Bytes":${o.bytes}`;
-}
-
-/**
- * The result document of a runner (also its collected line).
- * @param {string} token @param {string} name @param {string} encoded @param {string} outputs
- */
-export function resultDoc(token, name, encoded, outputs) {
-  return `{"token":${JSON.stringify(token)},"name":${JSON.stringify(name)},"result":${encoded}${outputs}}`;
-}
-
-/**
  * Write a runner's error document (`stderr` is the error text, traceback-like, last line the error)
  * and its collected line.
  * @param {Lane} lane @param {string} base the runner's path without extension
  * @param {string} name @param {string} text @param {string} outputs
  */
 export function writeErrorDoc(lane, base, name, text, outputs) {
-  const doc = `{"token":${JSON.stringify(lane.token)},"name":${JSON.stringify(name)},"stderr":${JSON.stringify(text)}${outputs}}`;
+  const doc = errorDocument(lane.token, name, text, outputs);
   writeFileSync(ownFile(`${base}.error.json`, base, lane.token), doc, { mode: 0o600 });
   lane.collect(doc);
 }

@@ -33,9 +33,10 @@ import {
 } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Lane, outputFields, ownFile, readOutput, writeErrorDoc } from "./outcome.mjs";
+import { Lane, ownFile, readOutput, writeErrorDoc } from "./outcome.mjs";
+import { outputFields, parseLogLine, readBatch, WireVersionError } from "./wire.mjs";
 
-/** @typedef {import("./outcome.mjs").Batch} Batch */
+/** @typedef {import("./wire.mjs").Batch} Batch */
 /**
  * How a worker ended: its exit code or signal, the end of what it wrote on stderr, and the runner
  * whose timeout made the supervisor kill it.
@@ -56,10 +57,27 @@ async function main() {
   }
   const here = dirname(resolve(batchFile));
   process.chdir(here);
-  /** @type {Batch} */
-  const batch = JSON.parse(readFileSync(resolve(batchFile), "utf8"));
   const k = Number(kText);
   const p = Math.max(1, Number(pText));
+  /** @type {Batch} */
+  let batch;
+  try {
+    batch = readBatch(readFileSync(resolve(batchFile), "utf8"));
+  } catch (e) {
+    // A batch of another wire version: each of this lane's runners fails, saying so.
+    const other = /** @type {{ batch?: Batch }} */ (e).batch;
+    if (!(e instanceof WireVersionError) || !other) throw e;
+    mkdirSync("state", { recursive: true, mode: 0o700 });
+    mkdirSync("results", { recursive: true, mode: 0o700 });
+    const lane = new Lane(other.token, k);
+    for (const i of selectRunners(other, k, p)) {
+      const name = String(other.runners[i]?.name);
+      lane.mark(name, "started");
+      charge(lane, here, name, `Error: ${e.message}`);
+    }
+    lane.close();
+    return;
+  }
   mkdirSync("state", { recursive: true, mode: 0o700 });
   mkdirSync("results", { recursive: true, mode: 0o700 });
   const lane = new Lane(batch.token, k);
@@ -224,10 +242,10 @@ function readStates(file, from, token) {
       got += n;
     }
     for (const line of buf.subarray(0, got).toString("utf8").split("\n")) {
-      const [t, name, state] = line.split("\t");
-      if (t !== token || name === undefined) continue;
-      if (state === "started") started.add(name);
-      else if (state === "completed" || state === "failed") ended.add(name);
+      const l = parseLogLine(line);
+      if (l?.kind !== "state" || l.token !== token) continue;
+      if (l.state === "started") started.add(l.name);
+      else ended.add(l.name);
     }
   } finally {
     closeSync(fd);

@@ -20,18 +20,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { decode, encode, fromTagged } from "./codec.mjs";
-import {
-  formatError,
-  Lane,
-  outputFields,
-  ownFile,
-  resultDoc,
-  Sink,
-  setAside,
-  writeErrorDoc,
-} from "./outcome.mjs";
+import { formatError, Lane, ownFile, Sink, setAside, writeErrorDoc } from "./outcome.mjs";
+import { outputFields, parseRecord, readBatch, resultDocument } from "./wire.mjs";
 
-/** @typedef {import("./outcome.mjs").Batch} Batch @typedef {import("./outcome.mjs").RunnerEntry} RunnerEntry */
+/** @typedef {import("./wire.mjs").Batch} Batch @typedef {import("./wire.mjs").RunnerEntry} RunnerEntry */
 /** @typedef {{ value: unknown } | { error: unknown, abandoned?: boolean }} Outcome */
 
 /** Exit status of a worker stopped by an error it could not charge to one runner. */
@@ -167,8 +159,8 @@ async function main() {
   const [batchFile, kText = "0"] = process.argv.slice(2);
   const here = dirname(resolve(batchFile));
   process.chdir(here);
-  /** @type {Batch} */
-  const batch = JSON.parse(readFileSync(resolve(batchFile), "utf8"));
+  // The supervisor checked the wire version before starting this worker.
+  const batch = readBatch(readFileSync(resolve(batchFile), "utf8"));
   const k = Number(kText);
   /** @type {{ only: number[], limit?: number, again?: number[] }} */
   const job = await new Promise((res) => process.once("message", res));
@@ -280,7 +272,7 @@ async function runOne(lane, batch, here, fn, r) {
   let doc;
   if ("value" in outcome) {
     try {
-      doc = resultDoc(token, r.name, encode(outcome.value, "result"), outputs);
+      doc = resultDocument(token, r.name, encode(outcome.value, "result"), outputs);
     } catch (error) {
       outcome = { error };
     }
@@ -308,7 +300,8 @@ function readUpstream(here, up) {
   const file = resolve(here, up.file);
   if (!existsSync(file))
     throw new Error(`upstream runner ${up.name} has no result (it failed or did not run)`);
-  const doc = JSON.parse(readFileSync(file, "utf8"));
+  const doc = parseRecord(readFileSync(file, "utf8"));
+  if (!doc || !("result" in doc)) throw new Error(`upstream runner ${up.name} has a damaged result file`);
   if (up.token && doc.token !== up.token) throw new Error(`upstream runner ${up.name} has no fresh result`);
   return decode(JSON.stringify(doc.result));
 }
