@@ -1,3 +1,3 @@
 export { writeFileAtomic } from "./atomic.js";
 export { FileLock } from "./lock.js";
-export { DatasetStore, type DbState, type Indexed } from "./store.js";
+export { DB_VERSION, DatasetStore, type DbState, type Indexed, type StoreValidator } from "./store.js";
