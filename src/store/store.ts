@@ -186,10 +186,7 @@ export class DatasetStore<Meta, Rec extends Indexed> {
   }
 
   /** Read without locking (for inspection tools, next to a process that holds the database). */
-  static peek<Meta, Rec extends Indexed>(
-    base: string,
-    validate?: StoreValidator,
-  ): DbState<Meta, Rec> | null {
+  static peek<Meta, Rec extends Indexed>(base: string, validate?: StoreValidator): DbState<Meta, Rec> | null {
     return new DatasetStore<Meta, Rec>(base, "", validate).load(false);
   }
 
@@ -208,8 +205,7 @@ export class DatasetStore<Meta, Rec extends Indexed> {
     } catch {
       return;
     }
-    for (const n of names)
-      if (prefixes.some((p) => n.startsWith(p))) rmSync(join(dir, n), { force: true });
+    for (const n of names) if (prefixes.some((p) => n.startsWith(p))) rmSync(join(dir, n), { force: true });
   }
 
   private checkIdentityIfPresent(): Snapshot<Meta, Rec> | null {
@@ -298,7 +294,9 @@ export class DatasetStore<Meta, Rec extends Indexed> {
    * The journal as on disk (undefined when there is none). Entries are parsed and checked only when
    * `entries` (a journal of another generation is not replayed, so its lines do not matter).
    */
-  private readJournal(parseEntries: (generation: number | undefined) => boolean): Journal<Meta, Rec> | undefined {
+  private readJournal(
+    parseEntries: (generation: number | undefined) => boolean,
+  ): Journal<Meta, Rec> | undefined {
     let buf: Buffer;
     try {
       buf = readFileSync(this.journalFile);
