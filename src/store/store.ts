@@ -34,7 +34,6 @@
 import {
   appendFileSync,
   closeSync,
-  existsSync,
   ftruncateSync,
   openSync,
   readdirSync,
