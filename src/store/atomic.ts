@@ -24,7 +24,7 @@ export function writeFailure(file: string, e: unknown): Error {
   if (code === "ENOSPC" || code === "EDQUOT") {
     return new DatabaseError(
       file,
-      `no space left on the device (${code}) while writing it; nothing of this change was saved there — free some space and retry`,
+      `no space left on the device (${code}) while writing it; free some space and retry (what was saved before is kept)`,
       { cause: e },
     );
   }
