@@ -186,6 +186,103 @@ describe("journal", () => {
   });
 });
 
+describe("generations", () => {
+  const headerOf = (base: string) => JSON.parse(readFileSync(`${base}.journal`, "utf8").split("\n")[0]);
+  const snapshotOf = (base: string) => JSON.parse(readFileSync(`${base}.json`, "utf8"));
+
+  it("a journal older than the snapshot (kill -9 between the two renames) is ignored, then replaced", () => {
+    const base = newBase();
+    seed(base);
+    const oldJournal = readFileSync(`${base}.journal`);
+    const gen = headerOf(base).generation;
+    expect(snapshotOf(base).generation).toBe(gen);
+    const { store } = open(base);
+    // Replaying the old journal over this snapshot would bring v: 1 and runner 3 back.
+    store.writeSnapshot({
+      identity: "id-A",
+      name: "n",
+      meta: { v: 42 },
+      runners: [{ index: 0, name: "r0" }],
+    });
+    store.close();
+    expect(snapshotOf(base).generation).toBe(gen + 1);
+    writeFileSync(`${base}.journal`, oldJournal);
+    const expected = { identity: "id-A", name: "n", meta: { v: 42 }, runners: [{ index: 0, name: "r0" }] };
+    expect(DatasetStore.peek<Meta, Rec>(base)).toEqual(expected);
+    const again = open(base);
+    expect(again.state).toEqual(expected);
+    again.store.putMeta({ v: 43 });
+    again.store.close();
+    expect(headerOf(base).generation).toBe(gen + 1);
+    expect(DatasetStore.peek<Meta, Rec>(base)).toEqual({ ...expected, meta: { v: 43 } });
+  });
+
+  it("temp files of a write that was killed are removed by the next holder, and change nothing", () => {
+    const base = newBase();
+    seed(base);
+    writeFileSync(`${base}.json.tmp-0123456789abcdef`, '{"format":"remoterun-db","vers');
+    writeFileSync(`${base}.journal.tmp-0123456789abcdef`, "");
+    const { store, state } = open(base);
+    expect(state).toEqual(EXPECTED);
+    store.close();
+    expect(existsSync(`${base}.json.tmp-0123456789abcdef`)).toBe(false);
+    expect(existsSync(`${base}.journal.tmp-0123456789abcdef`)).toBe(false);
+  });
+
+  it("a version-1 database (no generation, no journal header) is read, and rewritten as version 2 at the first change", () => {
+    const base = newBase();
+    writeFileSync(
+      `${base}.json`,
+      JSON.stringify({
+        format: "remoterun-db",
+        version: 1,
+        identity: "id-A",
+        name: "n",
+        meta: { v: 0 },
+        runners: [{ index: 0, name: "r0" }],
+      }),
+    );
+    writeFileSync(
+      `${base}.journal`,
+      '{"op":"runners","recs":[{"index":1,"name":"r1"}]}\n{"op":"meta","meta":{"v":1}}\n',
+    );
+    const expected = {
+      identity: "id-A",
+      name: "n",
+      meta: { v: 1 },
+      runners: [
+        { index: 0, name: "r0" },
+        { index: 1, name: "r1" },
+      ],
+    };
+    expect(DatasetStore.peek<Meta, Rec>(base)).toEqual(expected);
+    const before = bytesOf(base);
+    const first = open(base);
+    expect(first.state).toEqual(expected);
+    // Opening alone writes nothing.
+    expect(bytesOf(base)).toEqual(before);
+    first.store.putRunners([{ index: 2, name: "r2" }]);
+    first.store.close();
+    expect(snapshotOf(base)).toMatchObject({ version: 2, generation: 1, fromVersion: 1 });
+    expect(headerOf(base)).toEqual({ format: "remoterun-journal", version: 2, generation: 1 });
+    const { store, state } = open(base);
+    expect(state?.runners.map((r) => r.name)).toEqual(["r0", "r1", "r2"]);
+    store.close();
+  });
+
+  it("a journal newer than the snapshot is read again by a reader, and then is a DatabaseError", () => {
+    const base = newBase();
+    seed(base);
+    const gen = headerOf(base).generation;
+    writeFileSync(
+      `${base}.journal`,
+      `${JSON.stringify({ format: "remoterun-journal", version: 2, generation: gen + 1 })}\n`,
+    );
+    expect(() => DatasetStore.peek<Meta, Rec>(base)).toThrow(`continues generation ${gen + 1}`);
+    expect(() => open(base)).toThrow(DatabaseError);
+  });
+});
+
 describe("identity", () => {
   it("another Dataset identity at the same path is a DatabaseError and nothing is touched", () => {
     const base = newBase();
