@@ -465,12 +465,16 @@ export class DatasetStore<Meta, Rec extends Indexed> {
     const buf = journal.buf;
     // A torn last line is cut off and a missing final newline added, so that the next append starts
     // on a line of its own instead of gluing itself to the fragment (damage in the middle).
-    if (journal.tornLine >= 0) {
-      let offset = 0;
-      for (let j = 0; j < journal.tornLine; j++) offset = buf.indexOf(0x0a, offset) + 1;
-      truncateSync(this.journalFile, offset);
-    } else if (buf.length > 0 && buf[buf.length - 1] !== 0x0a) {
-      appendFileSync(this.journalFile, "\n");
+    try {
+      if (journal.tornLine >= 0) {
+        let offset = 0;
+        for (let j = 0; j < journal.tornLine; j++) offset = buf.indexOf(0x0a, offset) + 1;
+        truncateSync(this.journalFile, offset);
+      } else if (buf.length > 0 && buf[buf.length - 1] !== 0x0a) {
+        appendFileSync(this.journalFile, "\n");
+      }
+    } catch (e) {
+      throw writeFailure(this.journalFile, e);
     }
     this.journalBytes = statSync(this.journalFile).size;
   }
