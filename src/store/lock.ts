@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { linkSync, readFileSync, renameSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
@@ -156,13 +157,19 @@ function isAlive(pid: number): boolean {
 const CLOCK_TICKS = 100;
 
 /**
- * When a process started (epoch ms), from /proc: its start (field 22 of /proc/<pid>/stat, in clock
+ * When a process started (epoch ms). From /proc: its start (field 22 of /proc/<pid>/stat, in clock
  * ticks after boot) against the time since boot (/proc/uptime), so that the answer is on the same
- * wall clock as `since`. Undefined where /proc is not there (then a live pid counts as the holder).
+ * wall clock as `since`. Without /proc (macOS), from `ps -o lstart=` (to the second). Undefined when
+ * neither tells (then a live pid counts as the holder).
  */
 export function startTime(pid: number): number | undefined {
+  let stat: string;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return startTimeFromPs(pid);
+  }
+  try {
     // The command name (field 2) may hold spaces and parentheses: count from its closing one.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     const ticks = Number(fields[22 - 3]);
@@ -172,4 +179,15 @@ export function startTime(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+function startTimeFromPs(pid: number): number | undefined {
+  const ps = spawnSync("ps", ["-o", "lstart=", "-p", String(pid)], {
+    encoding: "utf8",
+    timeout: 5000,
+    env: { ...process.env, LC_ALL: "C" },
+  });
+  // lstart is local time, to the second ("Sun Nov 29 19:30:07 2026"); `holds` allows for that.
+  const t = ps.status === 0 ? Date.parse(ps.stdout.trim()) : Number.NaN;
+  return Number.isNaN(t) ? undefined : t;
 }
