@@ -382,8 +382,10 @@ export class DatasetStore<Meta, Rec extends Indexed> {
    * learns where to append). Readers read again while the two files are of different generations.
    */
   private load(holder: boolean): DbState<Meta, Rec> | null {
+    const seen = new Set<number | undefined>();
     for (let attempt = 1; ; attempt++) {
       const snap = this.readSnapshot();
+      seen.add(snap?.generation);
       if (snap && holder && snap.state.identity !== this.identity) {
         throw new DatabaseError(
           this.snapshotFile,
@@ -414,6 +416,11 @@ export class DatasetStore<Meta, Rec extends Indexed> {
           sleep(Math.min(5 * attempt, 50));
           continue;
         }
+        if (seen.size > 1)
+          throw new DatabaseError(
+            this.journalFile,
+            `is rewritten faster than it can be read (snapshot generations ${[...seen].join(", ")} in ${attempt} reads); try again`,
+          );
         throw new DatabaseError(this.journalFile, problem);
       }
       const replayed = journal !== undefined && replays(jGen) ? journal.entries : [];
