@@ -295,7 +295,10 @@ describe("kill -9 at any point", () => {
       const child = spawnFixture("churn-store.mjs", { base });
       // Kill somewhere after a few hundred more changes (several compactions each round).
       await child.waitFor(`committed ${last + 150 + round * 97}`, 60_000);
+      const drained = new Promise((r) => child.proc.stdout!.once("close", r));
       await child.kill9();
+      // Every line the child printed before it died, including those still in the pipe.
+      await drained;
       const printed = child.lines
         .filter((l) => l.startsWith("committed"))
         .map((l) => Number(l.split(" ")[1]));
