@@ -33,6 +33,7 @@ import {
 } from "./options.js";
 import type { UpstreamSubmission } from "./plans.js";
 import {
+  DATABASE_VALIDATOR,
   type DatasetMeta,
   type InspectedDatabase,
   inspectDatabase,
@@ -133,6 +134,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     this.dbFile = resolve(dbDir, `${datasetFolder(name, this.identity)}.remoterun`);
     const { store, state } = DatasetStore.open<DatasetMeta, StoredRunner>(this.dbFile, this.identity, {
       fresh: own.skip === false,
+      validate: DATABASE_VALIDATOR,
     });
     this.store = store;
     this.runArgs = { ...defaultRunArgs(), ...runArgs };
@@ -646,13 +648,12 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   private forget(runners: Runner<Args, Result>[]): void {
     const gone = new Set(runners);
     const all = gone.size === this._runners.length;
-    if (all) this.store.clearRunners();
-    for (const r of runners) {
-      this.unindex(r);
-      if (!all) this.store.removeRunner(r.index);
-    }
+    for (const r of runners) this.unindex(r);
     this._runners = this._runners.filter((r) => !gone.has(r));
     for (const r of this._runners) if (!this.byIdentity.has(r.identity)) this.byIdentity.set(r.identity, r);
+    // Written once the runners are gone from memory: a compaction the write sets off saves the rest.
+    if (all) this.store.clearRunners();
+    else for (const r of runners) this.store.removeRunner(r.index);
   }
 
   /** Every local staging folder of this Dataset. */

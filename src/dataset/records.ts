@@ -1,12 +1,13 @@
-import { dirname, resolve } from "node:path";
+import { dirname, isAbsolute, resolve } from "node:path";
 import { Computer, type ComputerOptions } from "../computer/index.js";
 import type { ConnectOptions } from "../connection/index.js";
 import type { ConnectionSpec } from "../connection/types.js";
 import type { RunArgs } from "../runargs/index.js";
-import type { RunnerRecord, RunnerState } from "../runner/index.js";
-import { InvalidArgumentError, RunnerFailedError } from "../shared/errors.js";
+import { RUNNER_STATES, type RunnerRecord, type RunnerState } from "../runner/index.js";
+import { describeValue, InvalidArgumentError, RunnerFailedError } from "../shared/errors.js";
 import { canonicalJson } from "../shared/hash.js";
-import { DatasetStore, type DbState } from "../store/index.js";
+import { DatasetStore, type DbState, type StoreValidator } from "../store/index.js";
+import { isValidName } from "./layout.js";
 import type { DatasetOptions } from "./options.js";
 
 /** What the database keeps about the Dataset itself. */
@@ -39,6 +40,86 @@ export interface Placement {
 
 export type StoredRunner = RunnerRecord & { placement?: Placement };
 
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+const STATES = new Set<unknown>(RUNNER_STATES);
+const STATE_LIST = RUNNER_STATES.join(", ");
+const NAME_RULE = "letters, digits, '.', '_' or '-', not starting with '.' or '-' (no '/', no '..')";
+
+function field(key: string, value: unknown, expected: string): string {
+  return `${key} is ${describeValue(value)}, expected ${expected}`;
+}
+
+/** The Dataset's own settings as stored (what the code reading them relies on). */
+function checkMeta(m: unknown): string | undefined {
+  if (!isObject(m)) return `got ${describeValue(m)}, expected an object of Dataset settings`;
+  if (!isObject(m.runArgs)) return field("runArgs", m.runArgs, "an object");
+  if (!Number.isSafeInteger(m.nextIndex) || (m.nextIndex as number) < 0)
+    return field("nextIndex", m.nextIndex, "a non-negative integer");
+  for (const k of ["functionSource", "script"] as const)
+    if (m[k] !== undefined && typeof m[k] !== "string") return field(k, m[k], "a string");
+  if (m.connection !== undefined) {
+    const c = m.connection;
+    if (!isObject(c) || (c.kind !== "local" && c.kind !== "ssh"))
+      return field("connection", c, 'an object with kind "local" or "ssh"');
+  }
+  if (m.computer !== undefined && !isObject(m.computer)) return field("computer", m.computer, "an object");
+  return undefined;
+}
+
+/** One runner record (the store has checked that it is an object with a valid index). */
+function checkRunner(r: Record<string, unknown>): string | undefined {
+  if (typeof r.name !== "string" || !isValidName(r.name)) return field("name", r.name, NAME_RULE);
+  if (typeof r.identity !== "string" || r.identity === "")
+    return field("identity", r.identity, "a non-empty string");
+  if (!isObject(r.args)) return field("args", r.args, "an object");
+  if (!isObject(r.runArgs)) return field("runArgs", r.runArgs, "an object");
+  if (!STATES.has(r.state)) return field("state", r.state, `one of ${STATE_LIST}`);
+  if (typeof r.stateTime !== "number" || !Number.isFinite(r.stateTime))
+    return field("stateTime", r.stateTime, "a number (epoch ms)");
+  // The token names files (`submit-<token>.sh`, `*.stale-<token>`): it must be a plain name.
+  if (r.token !== undefined && (typeof r.token !== "string" || !isValidName(r.token)))
+    return field("token", r.token, "a submission token (letters and digits)");
+  for (const k of ["jobId", "result", "error"] as const)
+    if (r[k] !== undefined && typeof r[k] !== "string") return field(k, r[k], "a string when present");
+  if (r.placement !== undefined) {
+    const p = r.placement;
+    if (
+      !isObject(p) ||
+      typeof p.localRoot !== "string" ||
+      !isAbsolute(p.localRoot) ||
+      typeof p.remoteRoot !== "string" ||
+      p.remoteRoot === "" ||
+      !Number.isSafeInteger(p.slot) ||
+      (p.slot as number) < 0 ||
+      (p.job !== undefined && !(Number.isSafeInteger(p.job) && (p.job as number) >= 0)) ||
+      (p.task !== undefined && !(Number.isSafeInteger(p.task) && (p.task as number) >= 0)) ||
+      (p.launch !== undefined && (typeof p.launch !== "string" || p.launch === ""))
+    )
+      return field(
+        "placement",
+        p,
+        "{ localRoot: an absolute path, remoteRoot: a path, slot: a non-negative integer, job?, task?: non-negative integers, launch?: a path }",
+      );
+  }
+  return undefined;
+}
+
+/** Names are unique within a Dataset (they name its files). */
+function checkAll(recs: readonly Record<string, unknown>[]): string | undefined {
+  const byName = new Map<unknown, unknown>();
+  for (const r of recs) {
+    const other = byName.get(r.name);
+    if (other !== undefined)
+      return `runners of index ${other} and ${r.index} share the name ${describeValue(r.name)}, expected unique names`;
+    byName.set(r.name, r.index);
+  }
+  return undefined;
+}
+
+/** What every load of a Dataset's database checks (DatabaseError naming the file and the record). */
+export const DATABASE_VALIDATOR: StoreValidator = { meta: checkMeta, record: checkRunner, all: checkAll };
+
 /** Equal stored settings (nextIndex aside: it is derived from the runners on restore). */
 export function sameSettings(stored: DatasetMeta, current: DatasetMeta): boolean {
   const { nextIndex: _a, ...a } = stored;
@@ -58,7 +139,7 @@ export function peekDatabase(dbFile: string): {
     throw new InvalidArgumentError("database file", dbFile, "the path of a .remoterun.json file");
   }
   const base = resolve(dbFile.replace(/\.json$/, ""));
-  const state = DatasetStore.peek<DatasetMeta, StoredRunner>(base);
+  const state = DatasetStore.peek<DatasetMeta, StoredRunner>(base, DATABASE_VALIDATOR);
   if (!state) throw new InvalidArgumentError("database file", dbFile, "an existing remoterun database");
   return { base, state };
 }

@@ -1,2 +1,10 @@
 export { Runner, type RunnerParent, type RunnerRecord, runnerIdentity } from "./runner.js";
-export { isFinishedState, isInFlightState, phaseOf, RUNNER_STATES, type RunnerState } from "./state.js";
+export {
+  isAllowedTransition,
+  isFinishedState,
+  isInFlightState,
+  phaseOf,
+  RUNNER_STATES,
+  type RunnerState,
+  STATE_TRANSITIONS,
+} from "./state.js";

@@ -7,7 +7,7 @@ import {
 } from "../runargs/index.js";
 import { RunnerFailedError } from "../shared/errors.js";
 import { hashOf } from "../shared/hash.js";
-import type { RunnerState } from "./state.js";
+import { isAllowedTransition, type RunnerState } from "./state.js";
 
 /** What a Runner needs from its Dataset: the upper run-args levels, nothing else. */
 export interface RunnerParent {
@@ -116,7 +116,11 @@ export class Runner<Args extends Record<string, unknown> = Record<string, unknow
     updateRunArgsOn(this.runArgs, `${this.name} run args`, update);
   }
 
+  /** Change the state; an impossible change (see STATE_TRANSITIONS) is a bug: internal error. */
   setState(state: RunnerState, time = Date.now()): void {
+    if (!isAllowedTransition(this.state, state)) {
+      throw new Error(`internal error: runner ${this.name} cannot go from state ${this.state} to ${state}`);
+    }
     this.state = state;
     this.stateTime = time;
   }

@@ -1,3 +1,3 @@
 export { writeFileAtomic } from "./atomic.js";
 export { FileLock } from "./lock.js";
-export { DatasetStore, type DbState, type Indexed } from "./store.js";
+export { DatasetStore, DB_VERSION, type DbState, type Indexed, type StoreValidator } from "./store.js";

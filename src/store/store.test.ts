@@ -77,7 +77,8 @@ describe("journal", () => {
     seed(base);
     const journal = readFileSync(`${base}.journal`, "utf8");
     expect(journal.endsWith("\n")).toBe(true);
-    expect(journal.trim().split("\n")).toHaveLength(5);
+    // A header naming the snapshot generation, then one line per change.
+    expect(journal.trim().split("\n")).toHaveLength(6);
     // The snapshot still holds only what was written as a snapshot.
     expect(DatasetStore.peek<Meta, Rec>(base)).toEqual(EXPECTED);
     const { store, state } = open(base);
@@ -131,7 +132,7 @@ describe("journal", () => {
     const base = newBase();
     seed(base);
     const lines = readFileSync(`${base}.journal`, "utf8").split("\n");
-    lines[1] = lines[1].slice(0, 10);
+    lines[2] = lines[2].slice(0, 10);
     writeFileSync(`${base}.journal`, lines.join("\n"));
     const before = bytesOf(base);
     let err: unknown;
@@ -141,7 +142,7 @@ describe("journal", () => {
       err = e;
     }
     expect(err).toBeInstanceOf(DatabaseError);
-    expect((err as DatabaseError).message).toContain("line 2");
+    expect((err as DatabaseError).message).toContain("line 3");
     expect((err as DatabaseError).file).toBe(`${base}.journal`);
     expect(bytesOf(base)).toEqual(before);
     // The lock was released on the way out: a repaired database opens.
@@ -183,6 +184,143 @@ describe("journal", () => {
     expect(state).toEqual(live);
     again.close();
   });
+});
+
+describe("generations", () => {
+  const headerOf = (base: string) => JSON.parse(readFileSync(`${base}.journal`, "utf8").split("\n")[0]);
+  const snapshotOf = (base: string) => JSON.parse(readFileSync(`${base}.json`, "utf8"));
+
+  it("a journal older than the snapshot (kill -9 between the two renames) is ignored, then replaced", () => {
+    const base = newBase();
+    seed(base);
+    const oldJournal = readFileSync(`${base}.journal`);
+    const gen = headerOf(base).generation;
+    expect(snapshotOf(base).generation).toBe(gen);
+    const { store } = open(base);
+    // Replaying the old journal over this snapshot would bring v: 1 and runner 3 back.
+    store.writeSnapshot({
+      identity: "id-A",
+      name: "n",
+      meta: { v: 42 },
+      runners: [{ index: 0, name: "r0" }],
+    });
+    store.close();
+    expect(snapshotOf(base).generation).toBe(gen + 1);
+    writeFileSync(`${base}.journal`, oldJournal);
+    const expected = { identity: "id-A", name: "n", meta: { v: 42 }, runners: [{ index: 0, name: "r0" }] };
+    expect(DatasetStore.peek<Meta, Rec>(base)).toEqual(expected);
+    const again = open(base);
+    expect(again.state).toEqual(expected);
+    again.store.putMeta({ v: 43 });
+    again.store.close();
+    expect(headerOf(base).generation).toBe(gen + 1);
+    expect(DatasetStore.peek<Meta, Rec>(base)).toEqual({ ...expected, meta: { v: 43 } });
+  });
+
+  it("temp files of a write that was killed are removed by the next holder, and change nothing", () => {
+    const base = newBase();
+    seed(base);
+    writeFileSync(`${base}.json.tmp-0123456789abcdef`, '{"format":"remoterun-db","vers');
+    writeFileSync(`${base}.journal.tmp-0123456789abcdef`, "");
+    const { store, state } = open(base);
+    expect(state).toEqual(EXPECTED);
+    store.close();
+    expect(existsSync(`${base}.json.tmp-0123456789abcdef`)).toBe(false);
+    expect(existsSync(`${base}.journal.tmp-0123456789abcdef`)).toBe(false);
+  });
+
+  it("a version-1 database (no generation, no journal header) is read, and rewritten as version 2 at the first change", () => {
+    const base = newBase();
+    writeFileSync(
+      `${base}.json`,
+      JSON.stringify({
+        format: "remoterun-db",
+        version: 1,
+        identity: "id-A",
+        name: "n",
+        meta: { v: 0 },
+        runners: [{ index: 0, name: "r0" }],
+      }),
+    );
+    writeFileSync(
+      `${base}.journal`,
+      '{"op":"runners","recs":[{"index":1,"name":"r1"}]}\n{"op":"meta","meta":{"v":1}}\n',
+    );
+    const expected = {
+      identity: "id-A",
+      name: "n",
+      meta: { v: 1 },
+      runners: [
+        { index: 0, name: "r0" },
+        { index: 1, name: "r1" },
+      ],
+    };
+    expect(DatasetStore.peek<Meta, Rec>(base)).toEqual(expected);
+    const before = bytesOf(base);
+    const first = open(base);
+    expect(first.state).toEqual(expected);
+    // Opening alone writes nothing.
+    expect(bytesOf(base)).toEqual(before);
+    first.store.putRunners([{ index: 2, name: "r2" }]);
+    first.store.close();
+    expect(snapshotOf(base)).toMatchObject({ version: 2, generation: 1, fromVersion: 1 });
+    expect(headerOf(base)).toEqual({ format: "remoterun-journal", version: 2, generation: 1 });
+    const { store, state } = open(base);
+    expect(state?.runners.map((r) => r.name)).toEqual(["r0", "r1", "r2"]);
+    store.close();
+  });
+
+  it("a journal newer than the snapshot is read again by a reader, and then is a DatabaseError", () => {
+    const base = newBase();
+    seed(base);
+    const gen = headerOf(base).generation;
+    writeFileSync(
+      `${base}.journal`,
+      `${JSON.stringify({ format: "remoterun-journal", version: 2, generation: gen + 1 })}\n`,
+    );
+    expect(() => DatasetStore.peek<Meta, Rec>(base)).toThrow(`continues generation ${gen + 1}`);
+    expect(() => open(base)).toThrow(DatabaseError);
+  });
+});
+
+describe("kill -9 at any point", () => {
+  beforeAll(async () => {
+    await ensureDist();
+  }, 120_000);
+
+  it("a writer killed again and again, compactions included, leaves every committed change", async () => {
+    const base = newBase();
+    let last = -1;
+    for (let round = 0; round < 6; round++) {
+      const child = spawnFixture("churn-store.mjs", { base });
+      // Kill somewhere after a few hundred more changes (several compactions each round).
+      await child.waitFor(`committed ${last + 150 + round * 97}`, 60_000);
+      const drained = new Promise((r) => child.proc.stdout!.once("close", r));
+      await child.kill9();
+      // Every line the child printed before it died, including those still in the pipe.
+      await drained;
+      const printed = child.lines
+        .filter((l) => l.startsWith("committed"))
+        .map((l) => Number(l.split(" ")[1]));
+      const lastPrinted = printed[printed.length - 1];
+      // A reader and the next holder see the same: every printed change, at most one more.
+      const peeked = DatasetStore.peek<{ v: number }, Rec & { seq: number }>(base)!;
+      const { store, state } = DatasetStore.open<{ v: number }, Rec & { seq: number }>(base, "churn", {
+        fresh: false,
+      });
+      store.close();
+      expect(peeked).toEqual(state);
+      const v = state!.meta.v;
+      expect(v === lastPrinted || v === lastPrinted + 1, `meta ${v} after ${lastPrinted}`).toBe(true);
+      for (const r of state!.runners) {
+        // Each runner holds the last change made to it up to v (the runner line of v+1 may be in).
+        const latest = v - ((((v - r.index) % 50) + 50) % 50);
+        expect(r.seq === latest || r.seq === latest + 50, `${r.name}: ${r.seq}, v ${v}`).toBe(true);
+      }
+      last = v;
+    }
+    expect(last).toBeGreaterThan(1000);
+  }, 120_000);
 });
 
 describe("identity", () => {
