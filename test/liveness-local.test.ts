@@ -186,7 +186,8 @@ describe("the remote master dies: wait() returns, the runners fail with the caus
     writeFileSync(pidFile, `${process.pid} ${start}\n`);
     for (const f of readdirSync(join(remote, "state")))
       if (f.endsWith(".log")) rmSync(join(remote, "state", f));
-    ds.runners[0].setState("started");
+    // Back in flight by hand (the transition table refuses completed → started to the library).
+    ds.runners[0].state = "started";
     await expectAllFailed(ds, /gone/);
     await ds.close();
   });
