@@ -4,9 +4,13 @@
 //   kills: N, lost: 0, run twice: 0, wrong: 0, unreadable: 0
 // and the exit code is non-zero when any count is (or when the harness met another problem).
 //
-//   node scripts/soak.mjs [--kills N] [--seed S] [--where local|ssh|both] [--runners R] [--keep]
+//   node scripts/soak.mjs [--kills N] [--seed S] [--where local|ssh|both] [--runners R]
+//                         [--window-kills W] [--keep]
 // or the environment: SOAK_KILLS (default 300), SOAK_SEED (default: a fresh one, printed),
-// SOAK_WHERE (default both: half the kills on each side), SOAK_RUNNERS (default 100).
+// SOAK_WHERE (default both: half the kills on each side), SOAK_RUNNERS (runners per Dataset,
+// default 100), SOAK_WINDOW_KILLS (at least this many kills inside the launch window, default a
+// fifth of the kills; 0 aims no kill there: only chance puts one there). --keep keeps the files of
+// the Datasets that showed a problem.
 // A seed replays the plan (where each kill is aimed, its delay, whether it hits the process group);
 // kills land in real time, so not every interleaving comes back the same.
 // The SSH side starts the test sshd of test/harness/sshd.ts (as root it logs in as the `rmtest`
@@ -24,6 +28,7 @@ const { values } = parseArgs({
     seed: { type: "string" },
     where: { type: "string" },
     runners: { type: "string" },
+    "window-kills": { type: "string" },
     keep: { type: "boolean" },
   },
 });
@@ -36,6 +41,10 @@ if (!Number.isInteger(kills) || kills < 1) fail(`--kills must be a positive inte
 if (!Number.isInteger(seed) || seed < 0) fail(`--seed must be a non-negative integer, not ${seed}`);
 if (!["local", "ssh", "both"].includes(where)) fail(`--where must be local, ssh or both, not ${where}`);
 if (!Number.isInteger(runners) || runners < 1) fail(`--runners must be a positive integer, not ${runners}`);
+const windowText = values["window-kills"] ?? env.SOAK_WINDOW_KILLS;
+const windowKills = windowText === undefined ? Math.ceil(kills / 5) : Number(windowText);
+if (!Number.isInteger(windowKills) || windowKills < 0 || windowKills > kills)
+  fail(`--window-kills must be an integer from 0 to the number of kills, not ${windowText}`);
 
 function fail(message) {
   process.stderr.write(`soak: ${message}\n`);
@@ -91,7 +100,8 @@ try {
       ssh,
       seed: seed + k,
       kills: share,
-      windowKills: Math.ceil(share / 5),
+      windowKills: Math.ceil((windowKills * share) / kills),
+      aimWindow: windowKills > 0,
       runners,
       keep: values.keep === true,
       log,

@@ -517,7 +517,8 @@ function chooseTarget(rnd, dbFile, dist, n, window) {
   const total = weights.reduce((a, [, w]) => a + w, 0);
   let x = rnd() * total;
   for (const [target, w] of weights) {
-    if ((x -= w) < 0) return target;
+    x -= w;
+    if (x < 0) return target;
   }
   return "any";
 }
