@@ -297,8 +297,8 @@ async function runTrial(t, options, s, rnd, remote, dist, scratch, log) {
   const planned = kmin + Math.floor(rnd() * (kmax - kmin + 1));
   const groupShare = options.groupKills ?? 0.2;
   const windowMax = Math.max(20, (options.slowNode ?? 0.3) * 1000 * 0.6);
-  /** Tokens whose `transferred` record has been seen, and the last state recorded under each. */
-  const tokens = new Map();
+  /** @type {Map<string, Seen>} the last record seen of every runner */
+  const seen = new Map();
   /** Tokens of submissions interrupted by a kill inside the launch window. */
   const windowTokens = new Set();
   /** @type {{ record: KillRecord, tokens: string[] }[]} */
@@ -336,7 +336,8 @@ async function runTrial(t, options, s, rnd, remote, dist, scratch, log) {
                   : 2500),
     );
     const child = startChild(config, env);
-    const watch = watchDatabase(() => dbFile || guessDbFile(dir), tokens);
+    for (const r of seen.values()) r.mine = false;
+    const watch = watchDatabase(() => dbFile || guessDbFile(dir), seen);
     /** @type {NodeJS.Timeout | undefined} */
     let timer;
     let fired = false;
@@ -350,8 +351,12 @@ async function runTrial(t, options, s, rnd, remote, dist, scratch, log) {
     else if (target === "wait") child.on("waiting", fire);
     else if (target === "fetch") child.on("fetching", fire);
     else if (target === "any") fire();
-    else if (target === "window") watch.onNewToken = fire;
-    const hang = setTimeout(() => child.kill(true), 180_000);
+    else if (target === "window") watch.onTransferred = fire;
+    let hung = false;
+    const hang = setTimeout(() => {
+      hung = true;
+      child.kill(true);
+    }, 180_000);
     const exit = await child.exited;
     clearTimeout(hang);
     if (timer) clearTimeout(timer);
@@ -359,6 +364,11 @@ async function runTrial(t, options, s, rnd, remote, dist, scratch, log) {
     const opened = lineOf(child.lines, "opened ");
     if (opened) dbFile = opened.slice("opened ".length);
 
+    if (hung) {
+      s.problems.push(`trial ${t}: a driver (aimed at ${target ?? "nothing"}) hung for 180 s and was killed`);
+      groups.push(child.pid);
+      continue;
+    }
     if (exit.signal === "SIGKILL") {
       if (!child.killedByUs) {
         s.problems.push(`trial ${t}: the driver was killed by someone else`);
@@ -391,7 +401,7 @@ async function runTrial(t, options, s, rnd, remote, dist, scratch, log) {
           s.problems.push(`trial ${t}: database unreadable after a kill (${target}): ${String(e)}`);
         }
       }
-      const open = [...watch.mine].filter((tk) => tokens.get(tk) === "transferred");
+      const open = watch.launching();
       if (phase === "submit" && open.length && states.includes("transferred")) phase = "launch window";
       s.kills++;
       s.byPhase[phase].kills++;
@@ -534,40 +544,77 @@ function guessDbFile(dir) {
 }
 
 /**
- * Follow a database while a driver runs: every runner record of a submission token not seen before
- * whose state is `transferred` calls onNewToken (the launch command comes next). The journal is read
- * as it grows; when it is folded into a new snapshot, the snapshot is read.
- * @param {() => string} base
- * @param {Map<string, string>} tokens token → last state seen under it (shared by the drivers of a trial)
+ * @typedef {object} Seen the last record seen of a runner
+ * @property {string} state
+ * @property {string} token
+ * @property {number} time its stateTime
+ * @property {boolean} mine written by the driver being watched
  */
-function watchDatabase(base, tokens) {
+
+const STATE_ORDER = [
+  "created",
+  "staged",
+  "transferred",
+  "submitted",
+  "started",
+  "completed",
+  "failed",
+  "satisfied",
+];
+
+/**
+ * Whether record `r` is newer than `seen` (records carry the time of their last state change; a
+ * journal read again from its start after a repair shows older ones too).
+ * @param {{ state: string, token?: string, stateTime: number }} r @param {Seen | undefined} seen
+ */
+function newer(r, seen) {
+  if (!seen) return true;
+  if (r.stateTime !== seen.time) return r.stateTime > seen.time;
+  if (r.state === seen.state && (r.token ?? "") === seen.token) return false;
+  return STATE_ORDER.indexOf(r.state) >= STATE_ORDER.indexOf(seen.state);
+}
+
+/**
+ * Follow a database while a driver runs, and keep the last record of every runner in `runners`
+ * (shared by the drivers of a trial). A record that the driver writes with the state `transferred`
+ * calls onTransferred: the launch command comes next. The journal is read as it grows; when it is
+ * folded into a new snapshot, the snapshot is read. What is there when the watch starts was written
+ * by earlier drivers.
+ * @param {() => string} base
+ * @param {Map<string, Seen>} runners
+ */
+function watchDatabase(base, runners) {
+  const before = base();
+  // No database yet: whatever appears is this driver's.
+  const preexisting = before !== "" && existsSync(`${before}.json`);
   let offset = -1;
   let partial = "";
   let snapKey = "";
-  /** @type {Set<string>} tokens first seen while this driver ran */
-  const mine = new Set();
   const w = {
     /** @type {(() => void) | null} */
-    onNewToken: null,
-    mine,
+    onTransferred: null,
+    /** Tokens of the runners this driver left `transferred` (the submission it was launching). */
+    launching() {
+      const out = new Set();
+      for (const r of runners.values()) if (r.mine && r.state === "transferred") out.add(r.token);
+      return [...out];
+    },
     stop() {
       clearInterval(timer);
       poll();
     },
   };
-  /** @param {any} recs */
-  const scan = (recs) => {
+  /** @param {unknown} recs @param {boolean} mine */
+  const scan = (recs, mine) => {
     if (!Array.isArray(recs)) return;
+    let fresh = false;
     for (const r of recs) {
-      if (!r || typeof r.token !== "string") continue;
-      const known = tokens.has(r.token);
-      if (!known && r.state !== "transferred") continue;
-      tokens.set(r.token, r.state);
-      if (!known) {
-        mine.add(r.token);
-        w.onNewToken?.();
-      }
+      if (!r || typeof r.name !== "string" || typeof r.stateTime !== "number") continue;
+      if (!newer(r, runners.get(r.name))) continue;
+      runners.set(r.name, { state: r.state, token: r.token ?? "", time: r.stateTime, mine });
+      if (mine && r.state === "transferred") fresh = true;
     }
+    if (fresh) w.onTransferred?.();
   };
   const poll = () => {
     const b = base();
@@ -576,14 +623,11 @@ function watchDatabase(base, tokens) {
       const st = statSync(`${b}.json`);
       const key = `${st.ino}:${st.mtimeMs}:${st.size}`;
       if (key !== snapKey) {
-        const startup = snapKey === "" && offset < 0;
+        // The snapshot there when the watch started is the earlier drivers'; a later one (the
+        // journal folded into it) is this driver's.
+        const startup = preexisting && snapKey === "" && offset < 0;
         snapKey = key;
-        const recs = JSON.parse(readFileSync(`${b}.json`, "utf8")).runners;
-        // The snapshot the driver started from holds nothing of its own; a later one may (the
-        // journal was folded into it).
-        if (!startup) scan(recs);
-        else if (Array.isArray(recs))
-          for (const r of recs) if (r?.token && !tokens.has(r.token)) tokens.set(r.token, r.state);
+        scan(JSON.parse(readFileSync(`${b}.json`, "utf8")).runners, !startup);
       }
     } catch {
       // not there yet, or being replaced
@@ -595,10 +639,10 @@ function watchDatabase(base, tokens) {
       return;
     }
     try {
+      const startup = preexisting && offset < 0;
       const size = statSync(`${b}.journal`).size;
+      // First look, or the journal started over (folded into the snapshot, or a torn tail cut off).
       if (offset < 0 || size < offset) {
-        // First look (or the journal started over): everything in it is read; tokens already
-        // known are not new.
         offset = 0;
         partial = "";
       }
@@ -613,7 +657,7 @@ function watchDatabase(base, tokens) {
           if (!line.includes('"state":')) continue;
           try {
             const e = JSON.parse(line);
-            if (e.op === "runners") scan(e.recs);
+            if (e.op === "runners") scan(e.recs, !startup);
           } catch {
             // a torn line
           }
@@ -623,7 +667,6 @@ function watchDatabase(base, tokens) {
       closeSync(fd);
     }
   };
-  // Tokens of earlier drivers are known already (they shared `tokens`); read the state as it is.
   poll();
   const timer = setInterval(poll, 3);
   return w;
