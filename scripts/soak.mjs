@@ -10,7 +10,7 @@
 // SOAK_WHERE (default both: half the kills on each side), SOAK_RUNNERS (runners per Dataset,
 // default 100), SOAK_WINDOW_KILLS (at least this many kills inside the launch window, default a
 // fifth of the kills; 0 aims no kill there: only chance puts one there). --keep keeps the files of
-// the Datasets that showed a problem.
+// the trials when one of them showed a problem.
 // A seed replays the plan (where each kill is aimed, its delay, whether it hits the process group);
 // kills land in real time, so not every interleaving comes back the same.
 // The SSH side starts the test sshd of test/harness/sshd.ts (as root it logs in as the `rmtest`
@@ -110,7 +110,10 @@ try {
     summaries.push(s);
   }
 } finally {
+  // The harness's sshd child and timers do not hold the event loop: hold it until sshd is gone.
+  const hold = setInterval(() => {}, 1000);
   await server?.stop();
+  clearInterval(hold);
 }
 
 const all = total(summaries);

@@ -83,7 +83,7 @@ export const PHASES = /** @type {const} */ ([
  * @property {number} [maxTrials] stop after this many Datasets even if the targets are not met
  * @property {(line: string) => void} [log] progress lines (default: none)
  * @property {string} [scratch] parent folder of the local files (default the system temp folder)
- * @property {boolean} [keep] keep the files of trials that show a problem (default false)
+ * @property {boolean} [keep] keep the files (local and remote) when a trial shows a problem (default false)
  * @property {boolean} [aimWindow] aim kills at the launch window (default true; false leaves it to chance)
  *
  * @typedef {object} KillRecord
