@@ -335,8 +335,8 @@ async function runTrial(t, options, s, rnd, remote, dist, scratch, log) {
                   ? 30
                   : 2500),
     );
-    const child = startChild(config, env);
     for (const r of seen.values()) r.mine = false;
+    const child = startChild(config, env);
     const watch = watchDatabase(() => dbFile || guessDbFile(dir), seen);
     /** @type {NodeJS.Timeout | undefined} */
     let timer;
