@@ -11,6 +11,10 @@ import { type SshdServer, startSshd } from "./harness/sshd.js";
 import { ensureDist } from "./helpers/dist.js";
 
 const seed = Number(process.env.REMOTERUN_CRASH_SEED ?? randomSeed());
+if (!Number.isInteger(seed) || seed < 0)
+  throw new Error(
+    `REMOTERUN_CRASH_SEED must be a non-negative integer, not ${process.env.REMOTERUN_CRASH_SEED}`,
+  );
 let server: SshdServer | undefined;
 let local: Summary;
 let ssh: Summary;
