@@ -208,7 +208,7 @@ describe("Temporary Run() Args", () => {
     expect(folder).toBeDefined();
     const token = ds.runners[0].token!;
     const sent = readdirSync(join(other, folder!));
-    expect(sent).toContain("function.mjs");
+    expect(readdirSync(join(other, folder!, `runtime-${token}`))).toContain("function.mjs");
     expect(sent.some((f) => f.includes(token))).toBe(true);
 
     // Gone from every level right after run() returns.

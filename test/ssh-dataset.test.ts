@@ -361,7 +361,7 @@ describe("privacy", () => {
       await ds.fetchResults();
       const remote = `${d.remoteDir}/${ds.folder}`;
       const modes = await connection.exec(
-        `cd -- '${remote}' && stat -c '%a %n' . function.mjs runtime.mjs runner-0.result.json results/*.jsonl state/*.log`,
+        `cd -- '${remote}' && stat -c '%a %n' . runtime-*/function.mjs runtime-*/runtime.mjs runner-0.result.json results/*.jsonl state/*.log`,
       );
       for (const line of modes.stdout.trim().split("\n")) {
         const [mode, name] = line.split(" ");

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
-import { copyFile, mkdir } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { copyFile, mkdir, rename, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { CommandError, TransferError } from "../shared/errors.js";
 import { forEachLimited } from "../shared/limit.js";
@@ -93,7 +94,16 @@ async function copyAll(
       made.add(dir);
     }
     try {
-      await copyFile(join(from, f), dest);
+      // Copied beside, then renamed over: a process reading the file meanwhile (an extra file of an
+      // earlier submission still going) sees the old contents or the new, never a half-written file.
+      const part = `${dest}.part-${randomBytes(6).toString("hex")}`;
+      try {
+        await copyFile(join(from, f), part);
+        await rename(part, dest);
+      } catch (e) {
+        await rm(part, { force: true });
+        throw e;
+      }
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (skipMissing && err.code === "ENOENT") return;

@@ -5,6 +5,12 @@
  */
 export const RUNTIME_FILES = ["runtime.mjs", "worker.mjs", "outcome.mjs", "wire.mjs", "codec.mjs"] as const;
 export const FUNCTION_FILE = "function.mjs";
+/**
+ * The folder of a submission's runtime files and function. Each submission has its own, so that a
+ * transfer never rewrites a file that a process of an earlier submission still going may be loading
+ * (a worker restarted after a crash, a downstream master, a job array task starting late).
+ */
+export const runtimeDir = (token: string) => `runtime-${token}`;
 
 export function datasetFolder(name: string, identity: string): string {
   return `${name}-${identity.slice(0, 8)}`;

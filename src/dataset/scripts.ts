@@ -1,5 +1,5 @@
 import { shellQuote as q } from "../shared/quote.js";
-import { batchFile, exitLog, masterLog, masterScript, pidFile, stateGlob } from "./layout.js";
+import { batchFile, exitLog, masterLog, masterScript, pidFile, runtimeDir, stateGlob } from "./layout.js";
 
 /** A shell function that starts node the way the connection says (a path or a setup line). */
 export function nodeFunction(nodeCommand: string): string {
@@ -8,7 +8,7 @@ export function nodeFunction(nodeCommand: string): string {
 
 /** Shell text that runs runtime process K of G and records how it ended (an exit line, see src/remote/wire.mjs). */
 function runtimeLine(token: string, k: string, p: string): string {
-  return `run_node runtime.mjs ${batchFile(token)} ${k} ${p}; rc=$?; printf '%s\\t@process\\t%s/%s\\t%s\\t%s\\n' "${token}" "${k}" "${p}" "$rc" "$(date +%s)" >> "${exitLog(token)}"`;
+  return `run_node ${runtimeDir(token)}/runtime.mjs ${batchFile(token)} ${k} ${p}; rc=$?; printf '%s\\t@process\\t%s/%s\\t%s\\t%s\\n' "${token}" "${k}" "${p}" "$rc" "$(date +%s)" >> "${exitLog(token)}"`;
 }
 
 /**

@@ -1,17 +1,19 @@
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { basename, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { toTagged } from "../remote/codec.mjs";
 import { batchDocument } from "../remote/wire.mjs";
-import { batchFile, FUNCTION_FILE, RUNTIME_FILES } from "./layout.js";
+import { batchFile, FUNCTION_FILE, RUNTIME_FILES, runtimeDir } from "./layout.js";
 import { scriptBatch, scriptBatchFile, scriptFile } from "./script.js";
 
-const runtimeDir = fileURLToPath(new URL("../remote/", import.meta.url));
+const runtimeSourceDir = fileURLToPath(new URL("../remote/", import.meta.url));
 let runtimeSources: Map<string, string> | undefined;
 
 /** The runtime's files, read once per process. */
 function runtimeFiles(): Map<string, string> {
-  runtimeSources ??= new Map(RUNTIME_FILES.map((f) => [f, readFileSync(resolve(runtimeDir, f), "utf8")]));
+  runtimeSources ??= new Map(
+    RUNTIME_FILES.map((f) => [f, readFileSync(resolve(runtimeSourceDir, f), "utf8")]),
+  );
   return runtimeSources;
 }
 
@@ -45,7 +47,9 @@ export class Stager {
 
   put(name: string, text: string, mode = 0o600): void {
     if (this.files.length === 0) mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    writeFileSync(resolve(this.dir, name), text, { mode });
+    const file = resolve(this.dir, name);
+    if (name.includes("/")) mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(file, text, { mode });
     this.files.push(`${this.folder}/${name}`);
   }
 
@@ -56,11 +60,12 @@ export class Stager {
     runners: StagedRunner[],
     batch: { asynchronous: boolean; groups?: string[][] },
   ): void {
-    for (const [name, text] of runtimeFiles()) this.put(name, text);
-    this.put(FUNCTION_FILE, functionSource);
+    const rt = runtimeDir(token);
+    for (const [name, text] of runtimeFiles()) this.put(`${rt}/${name}`, text);
+    this.put(`${rt}/${FUNCTION_FILE}`, functionSource);
     const doc = {
       token,
-      function: FUNCTION_FILE,
+      function: `${rt}/${FUNCTION_FILE}`,
       asynchronous: batch.asynchronous,
       runners: runners.map((r) => ({
         name: r.name,

@@ -504,9 +504,10 @@ export function defineLifecycleSuite(label: string, makeConnection: () => Promis
         await ds.run();
         const local = join(dirs.localDir, ds.folder);
         const staged = readdirSync(local);
-        expect(staged).toContain("function.mjs");
-        // Every file of this submission (its name carries the token) was staged here...
+        // Every file of this submission (its name carries the token) was staged here, the function
+        // and the runtime in the submission's own folder...
         const token = ds.runners[0].token!;
+        expect(readdirSync(join(local, `runtime-${token}`))).toContain("function.mjs");
         const ofSubmission = staged.filter((f) => f.includes(token));
         expect(ofSubmission.length).toBeGreaterThan(0);
         await finish(ds);
@@ -515,8 +516,13 @@ export function defineLifecycleSuite(label: string, makeConnection: () => Promis
         expect(res.cwd.endsWith(dirs.remoteDir.replace(/^\.\//, ""))).toBe(true);
         expect(existsSync(join(local, "runner-0.result.json"))).toBe(true);
         // ...and sent to remoteDir, where the function wrote its own file.
-        const listing = (await remoteShell(ds, `ls -- ${shellQuote(ds.folder)}; ls`)).split("\n");
-        for (const f of ["function.mjs", ...ofSubmission]) expect(listing).toContain(f);
+        const listing = (
+          await remoteShell(
+            ds,
+            `ls -- ${shellQuote(ds.folder)}; ls -- ${shellQuote(ds.folder)}/runtime-*; ls`,
+          )
+        ).split("\n");
+        for (const f of ["function.mjs", "runtime.mjs", ...ofSubmission]) expect(listing).toContain(f);
         expect(listing).toContain("written-t0.txt");
       });
 
