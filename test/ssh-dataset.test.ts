@@ -279,7 +279,8 @@ describe("connection failures", () => {
     const error = await pending;
     expect(error).toBeInstanceOf(RemoterunError);
     expect(["ERR_TRANSFER", "ERR_CONNECTION_DROPPED"]).toContain((error as RemoterunError).code);
-    expect(Date.now() - t0).toBeLessThan(20_000);
+    // Bounded (connect timeout × attempts), with room for a loaded machine: it never hangs.
+    expect(Date.now() - t0).toBeLessThan(45_000);
     await ds.close();
     const again = new Dataset(fn, { ...opts, extraFilesSend: [], connection: ssh() });
     expect(again.runners.map((r) => r.state).every((s) => s === "staged" || s === "created")).toBe(true);
