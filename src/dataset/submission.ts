@@ -113,7 +113,11 @@ async function submitAs<Args extends Record<string, unknown>, Result>(
       args: r.args,
       runDir: r.derivedRunArgs.runDir as string | undefined,
       ...(superseded.has(r.name) ? { supersedes: true } : {}),
-      ...(r.derivedRunArgs.timeout !== undefined ? { timeout: parseDuration(r.derivedRunArgs.timeout) } : {}),
+      // Without a scheduler the runtime enforces the time limit; with one, the scheduler does (its
+      // TIMEOUT is the job's state, and its reason becomes the runner's error).
+      ...(!scheduler && r.derivedRunArgs.timeout !== undefined
+        ? { timeout: parseDuration(r.derivedRunArgs.timeout) }
+        : {}),
       ...(upstream ? { upstream: upstream.link(positions.get(r.name)!) } : {}),
     }));
     const asynchronous = f.runners.every((r) => r.derivedRunArgs.asynchronous !== false);
