@@ -327,6 +327,32 @@ describe("Dataset over SSH through a real Slurm", () => {
     console.log(`200 runners packed in 4 tasks: ${Date.now() - t0} ms`);
   });
 
+  it("a process that stopped after sbatch, before saving the job ids: the next one reads them from the launch record and submits nothing again", async () => {
+    const { ds, remoteDir, conn } = make(function square({ x }: { x: number }) {
+      return x * x;
+    });
+    ds.appendRuns([...Array(6).keys()].map((x) => ({ x })));
+    await ds.run({ runnersPerJob: 2 });
+    remember(ds);
+    const ids = ds.runners.map((r) => r.jobId);
+    expect(ids[0]).toMatch(/^\d+_0$/);
+    // What the database holds when the driver dies right after the launch: transferred, no ids.
+    for (const r of ds.runners) {
+      r.state = "transferred";
+      r.jobId = undefined;
+    }
+    ds.save();
+    const again = Dataset.open(ds.dbFile, { connection: conn, verbose: 0 });
+    const res = await again.run();
+    expect(res.submitted).toEqual([]);
+    expect(again.runners.map((r) => r.jobId)).toEqual(ids);
+    expect(sbatchCalls(remoteDir)).toHaveLength(1);
+    await again.wait({ interval: 0.5, timeout: 60 });
+    await again.fetchResults();
+    expect(again.results).toEqual([0, 1, 4, 9, 16, 25]);
+    await again.close();
+  });
+
   it("cancel() of a running Dataset leaves none of its jobs in squeue; runners failed (cancelled)", async () => {
     const { ds } = make(
       async function snooze({ s }: { s: number }) {
