@@ -20,6 +20,7 @@ import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DatabaseError, Dataset, DatasetLockedError } from "../src/index.js";
 import { ensureDist, ROOT } from "./helpers/dist.js";
+import { thrown } from "./helpers/thrown.js";
 import { tree } from "./helpers/tree.js";
 import { fromSource, SOURCES } from "./lifecycle/functions.js";
 
@@ -287,15 +288,6 @@ const CASES: Case[] = [
     damage: (c) => writeFileSync(c.lock, "garbage\n"),
   },
 ];
-
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
 
 describe("damaged databases and lock files", () => {
   it("the catalogue has at least 15 kinds of damage", () => {

@@ -22,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DatabaseError, Dataset } from "../src/index.js";
 import { type Child, spawnFixture } from "./helpers/child.js";
 import { ensureDist } from "./helpers/dist.js";
+import { thrown } from "./helpers/thrown.js";
 import { fromSource, SOURCES } from "./lifecycle/functions.js";
 
 let root: string;
@@ -42,14 +43,6 @@ afterAll(() => {
   rmSync(mnt, { recursive: true, force: true });
 });
 
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "rr-reads-"));
   await ensureDist();

@@ -11,8 +11,17 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Dataset } from "../src/dataset/index.js";
-import { RunnerFailedError } from "../src/shared/errors.js";
 import { ensureDist, ROOT } from "./helpers/dist.js";
+import {
+  expectAllFailed,
+  expectDiskFull,
+  follower,
+  launchUpAndDown,
+  masterPid,
+  runUpAndDown,
+  sleeper,
+  started,
+} from "./helpers/liveness.js";
 
 const work = mkdtempSync(join(tmpdir(), "rr-live-"));
 const mounts: string[] = [];
@@ -25,57 +34,17 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/** Runners that sleep `ms`, then return `{ i }` (or a string of `big` bytes). */
-const sleeper = async (args: { i: number; ms: number; big?: number }) => {
-  await new Promise((r) => setTimeout(r, args.ms));
-  return args.big ? "x".repeat(args.big) : { i: args.i };
-};
+/** The options of a Dataset named `name` kept in `dir` (its remote folder too, unless `remoteDir`). */
+function options(name: string, dir: string, remoteDir = join(dir, "remote")) {
+  return { name, skip: false, verbose: 0, dbDir: dir, localDir: join(dir, "local"), remoteDir };
+}
 
 let seq = 0;
 function make(tag: string, remoteDir?: string) {
   const dir = join(work, `${tag}-${++seq}`);
   mkdirSync(dir, { mode: 0o700 });
-  const ds = new Dataset(sleeper, {
-    name: tag,
-    skip: false,
-    verbose: 0,
-    dbDir: dir,
-    localDir: join(dir, "local"),
-    remoteDir: remoteDir ?? join(dir, "remote"),
-  });
+  const ds = new Dataset(sleeper, options(tag, dir, remoteDir));
   return { ds, dir, remote: join(remoteDir ?? join(dir, "remote"), ds.folder) };
-}
-
-/** What the helpers use of a Dataset, whatever its types. */
-interface Some {
-  wait(o: { timeout: number; interval: number }): Promise<void>;
-  isFinished(): Promise<boolean[]>;
-  readonly runners: readonly { state: string; jobId?: string | undefined }[];
-  readonly errors: readonly (RunnerFailedError | undefined)[];
-}
-
-/** Poll until every runner has started (its state line is there), or fail. */
-async function started(ds: Some): Promise<void> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < 30_000) {
-    await ds.isFinished();
-    if (ds.runners.every((r) => r.state === "started")) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`runners did not start: ${ds.runners.map((r) => r.state).join(", ")}`);
-}
-
-const masterPid = (ds: Some) => Number(/^pid:(\d+)$/.exec(ds.runners[0].jobId ?? "")?.[1]);
-
-/** wait() resolves; nothing is left in flight; every runner failed with an error matching `cause`. */
-async function expectAllFailed(ds: Some, cause: RegExp): Promise<void> {
-  await expect(ds.wait({ timeout: 60, interval: 0.2 })).resolves.toBeUndefined();
-  expect(ds.runners.map((r) => r.state)).toEqual(ds.runners.map(() => "failed"));
-  for (const e of ds.errors) {
-    expect(e).toBeInstanceOf(RunnerFailedError);
-    expect(e!.fullError).toMatch(cause);
-    if (process.env.RR_SHOW) console.log(e!.fullError);
-  }
 }
 
 function mount(args: string[]): void {
@@ -105,35 +74,15 @@ describe("the remote master dies: wait() returns, the runners fail with the caus
     mount(["-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", fs]);
     mounts.push(fs);
     const { ds } = make("full-disk", fs);
-    ds.appendRuns([0, 1, 2].map((i) => ({ i, ms: 300, big: 150_000 })));
-    await ds.run();
-    await expect(ds.wait({ timeout: 60, interval: 0.2 })).resolves.toBeUndefined();
-    await ds.fetchResults();
-    expect(ds.runners.filter((r) => r.state === "submitted" || r.state === "started")).toEqual([]);
-    const failed = ds.runners.filter((r) => r.state === "failed");
-    expect(failed.length).toBeGreaterThan(0);
-    for (const r of failed) expect(r.errorText).toMatch(/No space left|ENOSPC|damaged/i);
-    if (process.env.RR_SHOW) console.log(failed.map((r) => r.errorText));
-    expect(failed.some((r) => /No space left on device/.test(r.errorText ?? ""))).toBe(true);
-    await ds.close();
+    await expectDiskFull(ds);
     execFileSync("umount", [fs]);
     mounts.splice(mounts.indexOf(fs), 1);
   });
 
   it("(c) the master's process group is killed, upstream and the downstream it would start", async () => {
     const up = make("killed");
-    const downDs = new Dataset(async (_a: { i: number }, ctx: { upstream?: unknown }) => ctx.upstream, {
-      name: "killed-down",
-      skip: false,
-      verbose: 0,
-      dbDir: up.dir,
-      localDir: join(up.dir, "local"),
-      remoteDir: join(up.dir, "remote"),
-    });
-    up.ds.setDownstream(downDs as never);
-    up.ds.appendRuns([0, 1].map((i) => ({ i, ms: 5000 })));
-    downDs.appendRuns([0, 1].map((i) => ({ i })));
-    await up.ds.run();
+    const downDs = new Dataset(follower, options("killed-down", up.dir));
+    await launchUpAndDown(up.ds, downDs, 5000);
     await started(up.ds);
     await downDs.isFinished();
     expect(downDs.runners.map((r) => r.state)).toEqual(["submitted", "submitted"]);
@@ -272,38 +221,13 @@ describe("privacy", () => {
     // a file of the user's, readable by all, sent beside the runs: its copies are private
     const shared = join(work, `shared-${seq}.txt`);
     writeFileSync(shared, "data", { mode: 0o644 });
-    const extra = new Dataset(sleeper, {
-      name: "private-extra",
-      skip: false,
-      verbose: 0,
-      dbDir: up.dir,
-      localDir: join(up.dir, "local"),
-      remoteDir: join(up.dir, "remote"),
-      extraFilesSend: [shared],
-    });
+    const extra = new Dataset(sleeper, { ...options("private-extra", up.dir), extraFilesSend: [shared] });
     extra.appendRun({ i: 9, ms: 0 });
     await extra.run();
     await extra.wait({ timeout: 30, interval: 0.1 });
     await extra.close();
-    const downDs = new Dataset(async (_a: { i: number }, ctx: { upstream?: unknown }) => ctx.upstream, {
-      name: "private-down",
-      skip: false,
-      verbose: 0,
-      dbDir: up.dir,
-      localDir: join(up.dir, "local"),
-      remoteDir: join(up.dir, "remote"),
-    });
-    up.ds.setDownstream(downDs as never);
-    up.ds.appendRuns([0, 1].map((i) => ({ i, ms: 0 })));
-    downDs.appendRuns([0, 1].map((i) => ({ i })));
-    await up.ds.run();
-    await up.ds.wait({ timeout: 30, interval: 0.1 });
-    await downDs.wait({ timeout: 30, interval: 0.1 });
-    await up.ds.fetchResults();
-    await downDs.fetchResults();
-    expect(downDs.results).toEqual([{ i: 0 }, { i: 1 }]);
-    await up.ds.close();
-    await downDs.close();
+    const downDs = new Dataset(follower, options("private-down", up.dir));
+    await runUpAndDown(up.ds, downDs);
     const seen = walkModes(up.dir);
     expect(seen.some(([p]) => p.endsWith(".log") && p.includes("submit-"))).toBe(true);
     expect(seen.some(([p]) => p.endsWith(".pid"))).toBe(true);

@@ -6,87 +6,34 @@
  * with either transport, is private to the user.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Connection, connect } from "../src/connection/index.js";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
 import { Dataset } from "../src/dataset/index.js";
-import type { RunnerFailedError } from "../src/shared/errors.js";
-import { type SshdServer, startSshd } from "./harness/sshd.js";
+import {
+  expectAllFailed,
+  expectDiskFull,
+  follower,
+  launchUpAndDown,
+  masterPid,
+  runUpAndDown,
+  sleeper,
+  started,
+} from "./helpers/liveness.js";
+import { sshTestbed } from "./helpers/ssh.js";
 
-let server: SshdServer;
-const scratch: string[] = [];
-const connections: Connection[] = [];
 const mounts: string[] = [];
-
-beforeAll(async () => {
-  server = await startSshd();
+const sshd = sshTestbed("rr-live", {
+  beforeRemove() {
+    for (const m of mounts) {
+      try {
+        execFileSync("umount", ["-l", m]);
+      } catch {}
+    }
+  },
 });
-afterAll(async () => {
-  const c = connect(server.connectionOptions());
-  await c.exec(`chmod -R u+rwx -- rr-live-${process.pid}-* 2>/dev/null; rm -rf -- rr-live-${process.pid}-*`, {
-    allowFailure: true,
-  });
-  await c.close();
-  for (const k of connections) await k.close();
-  await server?.stop();
-  for (const m of mounts) {
-    try {
-      execFileSync("umount", ["-l", m]);
-    } catch {}
-  }
-  for (const d of scratch) rmSync(d, { recursive: true, force: true });
-});
-
-function ssh(extra: Record<string, unknown> = {}): Connection {
-  const c = connect({ ...server.connectionOptions(), ...extra });
-  connections.push(c);
-  return c;
-}
-
-let seq = 0;
-function dirs(tag: string) {
-  const tmp = mkdtempSync(join(tmpdir(), `rr-live-${tag}-`));
-  scratch.push(tmp);
-  return {
-    dbDir: tmp,
-    localDir: join(tmp, "local"),
-    remoteDir: `rr-live-${process.pid}-${++seq}-${basename(tmp)}`,
-  };
-}
-
-/** Runners that sleep `ms`, then return `{ i }` (or a string of `big` bytes). */
-const sleeper = async (args: { i: number; ms: number; big?: number }) => {
-  await new Promise((r) => setTimeout(r, args.ms));
-  return args.big ? "x".repeat(args.big) : { i: args.i };
-};
-const follower = async (_args: { i: number }, ctx: { upstream?: unknown }) => ctx.upstream;
-
-interface Some {
-  wait(o: { timeout: number; interval: number }): Promise<void>;
-  isFinished(): Promise<boolean[]>;
-  readonly runners: readonly { state: string; jobId?: string | undefined }[];
-  readonly errors: readonly (RunnerFailedError | undefined)[];
-}
-
-async function started(ds: Some): Promise<void> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < 30_000) {
-    await ds.isFinished();
-    if (ds.runners.every((r) => r.state === "started")) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`runners did not start: ${ds.runners.map((r) => r.state).join(", ")}`);
-}
-
-const masterPid = (ds: Some) => Number(/^pid:(\d+)$/.exec(ds.runners[0].jobId ?? "")?.[1]);
-
-async function expectAllFailed(ds: Some, cause: RegExp): Promise<void> {
-  await expect(ds.wait({ timeout: 60, interval: 0.2 })).resolves.toBeUndefined();
-  expect(ds.runners.map((r) => r.state)).toEqual(ds.runners.map(() => "failed"));
-  for (const e of ds.errors) expect(e?.fullError).toMatch(cause);
-}
+const { ssh, dirs } = sshd;
 
 describe("the remote master dies (over SSH): wait() returns, the runners fail with the cause", () => {
   it("(a) the Dataset folder is deleted mid-run", async () => {
@@ -103,11 +50,11 @@ describe("the remote master dies (over SSH): wait() returns, the runners fail wi
 
   it("(b) the disk fills up (a tiny tmpfs as remoteDir)", async (ctx) => {
     const fs = mkdtempSync(join(tmpdir(), "rr-live-tmpfs-"));
-    scratch.push(fs);
+    sshd.scratch(fs);
     try {
       execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", fs], { stdio: "pipe" });
       mounts.push(fs);
-      if (process.getuid?.() === 0) execFileSync("chown", [`${server.user}:`, fs]);
+      if (process.getuid?.() === 0) execFileSync("chown", [`${sshd.server.user}:`, fs]);
     } catch (e) {
       if (process.env.CI === "true") throw new Error(`cannot mount a tmpfs: ${(e as Error).message}`);
       ctx.skip();
@@ -122,16 +69,7 @@ describe("the remote master dies (over SSH): wait() returns, the runners fail wi
       ...d,
       remoteDir: fs,
     });
-    ds.appendRuns([0, 1, 2].map((i) => ({ i, ms: 300, big: 150_000 })));
-    await ds.run();
-    await expect(ds.wait({ timeout: 60, interval: 0.2 })).resolves.toBeUndefined();
-    await ds.fetchResults();
-    expect(ds.runners.filter((r) => r.state === "submitted" || r.state === "started")).toEqual([]);
-    const failed = ds.runners.filter((r) => r.state === "failed");
-    expect(failed.length).toBeGreaterThan(0);
-    for (const r of failed) expect(r.errorText).toMatch(/No space left|ENOSPC|damaged/i);
-    expect(failed.some((r) => /No space left on device/.test(r.errorText ?? ""))).toBe(true);
-    await ds.close();
+    await expectDiskFull(ds);
     execFileSync("umount", [fs]);
     mounts.splice(mounts.indexOf(fs), 1);
   });
@@ -141,10 +79,7 @@ describe("the remote master dies (over SSH): wait() returns, the runners fail wi
     const d = dirs("killed");
     const up = new Dataset(sleeper, { name: "killed", skip: false, verbose: 0, connection, ...d });
     const down = new Dataset(follower, { name: "killed-down", skip: false, verbose: 0, connection, ...d });
-    up.setDownstream(down as never);
-    up.appendRuns([0, 1].map((i) => ({ i, ms: 5000 })));
-    down.appendRuns([0, 1].map((i) => ({ i })));
-    await up.run();
+    await launchUpAndDown(up, down, 5000);
     await started(up);
     await down.isFinished();
     expect(down.runners.map((r) => r.state)).toEqual(["submitted", "submitted"]);
@@ -178,17 +113,7 @@ describe("privacy over SSH", () => {
       const d = dirs(`private-${transport}`);
       const up = new Dataset(sleeper, { name: "private", skip: false, verbose: 0, connection, ...d });
       const down = new Dataset(follower, { name: "private-down", skip: false, verbose: 0, connection, ...d });
-      up.setDownstream(down as never);
-      up.appendRuns([0, 1].map((i) => ({ i, ms: 0 })));
-      down.appendRuns([0, 1].map((i) => ({ i })));
-      await up.run();
-      await up.wait({ timeout: 30, interval: 0.1 });
-      await down.wait({ timeout: 30, interval: 0.1 });
-      await up.fetchResults();
-      await down.fetchResults();
-      expect(down.results).toEqual([{ i: 0 }, { i: 1 }]);
-      await up.close();
-      await down.close();
+      await runUpAndDown(up, down);
 
       // the far side: remoteDir (made by the transfer) and everything under it
       const found = await connection.exec(`find '${d.remoteDir}' -printf '%m %y %P\\n'`);

@@ -2,48 +2,17 @@
  * A Dataset over a real sshd: constant SSH launches per phase, hostile strings as args and folder
  * names, typed connection errors that leave the database intact, and a missing remote node.
  */
-import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, truncateSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Connection, connect, type SshConnection } from "../src/connection/index.js";
+import { describe, expect, it } from "vitest";
+import type { SshConnection } from "../src/connection/index.js";
 import { Dataset } from "../src/dataset/index.js";
 import { ConnectionError, RemoteEnvironmentError, RemoterunError } from "../src/shared/errors.js";
-import { type SshdServer, startSshd } from "./harness/sshd.js";
+import { sshTestbed } from "./helpers/ssh.js";
 
-let server: SshdServer;
-const scratch: string[] = [];
-const connections: Connection[] = [];
-
-beforeAll(async () => {
-  server = await startSshd();
-});
-afterAll(async () => {
-  const c = connect(server.connectionOptions());
-  await c.exec(`rm -rf -- rr-ds-${process.pid}-*`, { allowFailure: true });
-  await c.close();
-  for (const k of connections) await k.close();
-  await server?.stop();
-  for (const d of scratch) rmSync(d, { recursive: true, force: true });
-});
-
-function ssh(extra: Record<string, unknown> = {}): Connection {
-  const c = connect({ ...server.connectionOptions(), ...extra });
-  connections.push(c);
-  return c;
-}
-
-let seq = 0;
-function dirs(tag: string) {
-  const tmp = mkdtempSync(join(tmpdir(), `rr-ds-${tag}-`));
-  scratch.push(tmp);
-  return {
-    dbDir: tmp,
-    localDir: join(tmp, "local"),
-    remoteDir: `rr-ds-${process.pid}-${++seq}-${basename(tmp)}`,
-  };
-}
+const sshd = sshTestbed("rr-ds");
+const { ssh, dirs } = sshd;
 
 const identity = (args: Record<string, unknown>) => args;
 
@@ -252,7 +221,11 @@ describe("connection failures", () => {
   });
 
   it("unknown host key with host-key checking on → host-key", async () => {
-    await failsThenResumes("hostkey", { knownHostsFile: await server.makeEmptyKnownHosts() }, "host-key");
+    await failsThenResumes(
+      "hostkey",
+      { knownHostsFile: await sshd.server.makeEmptyKnownHosts() },
+      "host-key",
+    );
   });
 
   it("a connection killed mid-transfer → typed error; the database is intact and a later run() picks up", async () => {
@@ -273,7 +246,7 @@ describe("connection failures", () => {
     let dropped = 0;
     for (let i = 0; i < 100 && dropped === 0; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      if (ds.runners[0].state === "staged") dropped = await server.dropConnections();
+      if (ds.runners[0].state === "staged") dropped = await sshd.server.dropConnections();
     }
     expect(dropped).toBeGreaterThan(0);
     const error = await pending;
@@ -331,7 +304,7 @@ describe("remote environment", () => {
   });
 
   it("the Dataset never mutates the connection options or object it was given", async () => {
-    const options = { ...server.connectionOptions(), sshOptions: { ServerAliveInterval: "5" } };
+    const options = { ...sshd.server.connectionOptions(), sshOptions: { ServerAliveInterval: "5" } };
     const copy = structuredClone(options);
     const d = dirs("nomutate");
     const ds = new Dataset(identity, {
@@ -384,7 +357,7 @@ describe("closing", () => {
       name: "closemade",
       skip: false,
       verbose: 0,
-      connection: server.connectionOptions(),
+      connection: sshd.server.connectionOptions(),
       ...d,
     });
     made.appendRun({ a: 1 });

@@ -299,6 +299,7 @@ async function runTrial(t, options, s, rnd, remote, dist, scratch, log) {
   const windowMax = Math.max(20, (options.slowNode ?? 0.3) * 1000 * 0.6);
   /** @type {Map<string, Seen>} the last record seen of every runner */
   const seen = new Map();
+  const order = stateOrder(dist);
   /** Tokens of submissions interrupted by a kill inside the launch window. */
   const windowTokens = new Set();
   /** @type {{ record: KillRecord, tokens: string[] }[]} */
@@ -337,7 +338,7 @@ async function runTrial(t, options, s, rnd, remote, dist, scratch, log) {
     );
     for (const r of seen.values()) r.mine = false;
     const child = startChild(config, env);
-    const watch = watchDatabase(() => dbFile || guessDbFile(dir), seen);
+    const watch = watchDatabase(() => dbFile || guessDbFile(dir), seen, order);
     /** @type {NodeJS.Timeout | undefined} */
     let timer;
     let fired = false;
@@ -551,27 +552,27 @@ function guessDbFile(dir) {
  * @property {boolean} mine written by the driver being watched
  */
 
-const STATE_ORDER = [
-  "created",
-  "staged",
-  "transferred",
-  "submitted",
-  "started",
-  "completed",
-  "failed",
-  "satisfied",
-];
+/**
+ * The runner states in the order a runner goes through them, from the package's own list; `reset`
+ * is no step forward, so it ranks with the states not in the list.
+ * @param {{ RUNNER_STATES: readonly string[] }} dist the built package
+ * @returns {readonly string[]}
+ */
+function stateOrder(dist) {
+  return dist.RUNNER_STATES.filter((s) => s !== "reset");
+}
 
 /**
  * Whether record `r` is newer than `seen` (records carry the time of their last state change; a
  * journal read again from its start after a repair shows older ones too).
  * @param {{ state: string, token?: string, stateTime: number }} r @param {Seen | undefined} seen
+ * @param {readonly string[]} order the states in the order a runner goes through them
  */
-function newer(r, seen) {
+function newer(r, seen, order) {
   if (!seen) return true;
   if (r.stateTime !== seen.time) return r.stateTime > seen.time;
   if (r.state === seen.state && (r.token ?? "") === seen.token) return false;
-  return STATE_ORDER.indexOf(r.state) >= STATE_ORDER.indexOf(seen.state);
+  return order.indexOf(r.state) >= order.indexOf(seen.state);
 }
 
 /**
@@ -582,8 +583,9 @@ function newer(r, seen) {
  * by earlier drivers.
  * @param {() => string} base
  * @param {Map<string, Seen>} runners
+ * @param {readonly string[]} order the states in the order a runner goes through them
  */
-function watchDatabase(base, runners) {
+function watchDatabase(base, runners, order) {
   const before = base();
   // No database yet: whatever appears is this driver's.
   const preexisting = before !== "" && existsSync(`${before}.json`);
@@ -610,7 +612,7 @@ function watchDatabase(base, runners) {
     let fresh = false;
     for (const r of recs) {
       if (!r || typeof r.name !== "string" || typeof r.stateTime !== "number") continue;
-      if (!newer(r, runners.get(r.name))) continue;
+      if (!newer(r, runners.get(r.name), order)) continue;
       runners.set(r.name, { state: r.state, token: r.token ?? "", time: r.stateTime, mine });
       if (mine && r.state === "transferred") fresh = true;
     }
