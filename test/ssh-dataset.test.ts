@@ -2,6 +2,7 @@
  * A Dataset over a real sshd: constant SSH launches per phase, hostile strings as args and folder
  * names, typed connection errors that leave the database intact, and a missing remote node.
  */
+import { spawnSync } from "node:child_process";
 import { existsSync, truncateSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { basename, join } from "node:path";
@@ -242,11 +243,13 @@ describe("connection failures", () => {
       () => undefined,
       (e) => e,
     );
-    // Drop the connections once the transfer is under way (later on a loaded machine).
+    // Drop the connections once the transfer is under way: the far side's rsync is receiving.
+    const receiving = () =>
+      spawnSync("pgrep", ["-u", sshd.server.user, "-f", "^rsync --server"]).status === 0;
     let dropped = 0;
-    for (let i = 0; i < 100 && dropped === 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      if (ds.runners[0].state === "staged") dropped = await sshd.server.dropConnections();
+    for (let i = 0; i < 300 && dropped === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (ds.runners[0].state === "staged" && receiving()) dropped = await sshd.server.dropConnections();
     }
     expect(dropped).toBeGreaterThan(0);
     const error = await pending;

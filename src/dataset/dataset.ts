@@ -14,7 +14,7 @@ import {
   validateRunArgs,
 } from "../runargs/index.js";
 import { isFinishedState, isInFlightState, phaseOf, Runner, runnerIdentity } from "../runner/index.js";
-import { InvalidArgumentError, type RunnerFailedError } from "../shared/errors.js";
+import { DatabaseError, InvalidArgumentError, type RunnerFailedError } from "../shared/errors.js";
 import { hashOf } from "../shared/hash.js";
 import { shellQuote } from "../shared/quote.js";
 import { DatasetStore } from "../store/index.js";
@@ -126,9 +126,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     this.computer = computer;
     this.extraFilesSend = extraFilesSend;
     this.name = name;
-    this.identity = hashOf(
-      this.script !== undefined ? { script: this.script, name } : { function: this.functionSource, name },
-    );
+    this.identity = datasetIdentity(name, this.script, this.functionSource);
     this.internals = this.makeInternals();
     mkdirSync(dbDir, { recursive: true, mode: 0o700 });
     this.dbFile = resolve(dbDir, `${datasetFolder(name, this.identity)}.remoterun`);
@@ -143,7 +141,12 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       // The code that created this object is the source of truth for run args given to it now.
       this.runArgs = { ...state.meta.runArgs, ...runArgs };
       this.nextIndex = state.runners.reduce((n, r) => Math.max(n, r.index + 1), state.meta.nextIndex);
-      for (const rec of state.runners) this.adopt(rec);
+      try {
+        for (const rec of state.runners) this.adopt(rec);
+      } catch (e) {
+        store.close(); // a database that cannot be restored is left as it was, and unlocked
+        throw e;
+      }
       this.log(
         1,
         `restored dataset ${name} from ${basename(this.store.snapshotFile)} (${this._runners.length} runner(s))`,
@@ -181,6 +184,19 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     options: Pick<DatasetOptions, "connection" | "url" | "logger" | "verbose"> = {},
   ): Dataset<Record<string, unknown>, unknown> {
     const stored = storedDataset(dbFile, options);
+    // Checked before anything is opened: a database whose function or script was edited would
+    // otherwise open (and create) the database of another Dataset beside it.
+    const found = datasetIdentity(
+      String(stored.options.name),
+      stored.options.script,
+      stored.functionSource ?? "",
+    );
+    if (found !== stored.identity) {
+      throw new DatabaseError(
+        String(dbFile),
+        `records identity ${stored.identity.slice(0, 12)} but its ${stored.options.script !== undefined ? "script" : "function"} and name hash to ${found.slice(0, 12)}: the database was edited; expected them unchanged`,
+      );
+    }
     const ds = new Dataset(
       stored.functionSource === undefined
         ? undefined
@@ -324,7 +340,16 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   }
 
   private adopt(rec: StoredRunner): Runner<Args, Result> {
-    const runner = new Runner<Args, Result>(this, rec, (t) => decode(t));
+    let runner: Runner<Args, Result>;
+    try {
+      runner = new Runner<Args, Result>(this, rec, (t) => decode(t));
+    } catch (e) {
+      throw new DatabaseError(
+        `${this.dbFile}.json`,
+        `runner ${rec.name} (index ${rec.index}): its result is not readable, expected the tagged JSON of a value`,
+        { cause: e },
+      );
+    }
     this._runners.push(runner);
     this.byName.set(runner.name, runner);
     if (!this.byIdentity.has(runner.identity)) this.byIdentity.set(runner.identity, runner);
@@ -767,4 +792,9 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   private log(level: number, message: string): void {
     if (this.verbosity >= level) this.logger(message);
   }
+}
+
+/** Hash of a Dataset's name and its script (script Datasets) or its function's source. */
+function datasetIdentity(name: string, script: string | undefined, functionSource: string): string {
+  return hashOf(script !== undefined ? { script, name } : { function: functionSource, name });
 }

@@ -67,6 +67,18 @@ function checkMeta(m: unknown): string | undefined {
   return undefined;
 }
 
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** States in which a runner always has the token of its submission. */
+const NEEDS_TOKEN = new Set(["staged", "transferred", "submitted", "started", "completed", "satisfied"]);
+
 /** One runner record (the store has checked that it is an object with a valid index). */
 function checkRunner(r: Record<string, unknown>): string | undefined {
   if (typeof r.name !== "string" || !isValidName(r.name)) return field("name", r.name, NAME_RULE);
@@ -80,8 +92,15 @@ function checkRunner(r: Record<string, unknown>): string | undefined {
   // The token names files (`submit-<token>.sh`, `*.stale-<token>`): it must be a plain name.
   if (r.token !== undefined && (typeof r.token !== "string" || !isValidName(r.token)))
     return field("token", r.token, "a submission token (letters and digits)");
-  for (const k of ["jobId", "result", "error"] as const)
+  for (const k of ["jobId", "result", "error", "stdout", "stderr"] as const)
     if (r[k] !== undefined && typeof r[k] !== "string") return field(k, r[k], "a string when present");
+  // A runner that went past `created` belongs to a submission; a fetched one has its result.
+  if (r.token === undefined && NEEDS_TOKEN.has(r.state as string))
+    return field("token", r.token, `a submission token (the runner is ${r.state})`);
+  if (r.state === "satisfied" && r.result === undefined)
+    return field("result", r.result, "the fetched result of a satisfied runner");
+  if (typeof r.result === "string" && !isJson(r.result))
+    return field("result", r.result, "the JSON text of the fetched result");
   if (r.placement !== undefined) {
     const p = r.placement;
     if (

@@ -128,6 +128,16 @@ describe("journal", () => {
     store.close();
   });
 
+  it("an emptied journal is a DatabaseError, not a Dataset without its runners", () => {
+    const base = newBase();
+    seed(base);
+    writeFileSync(`${base}.journal`, "");
+    const before = bytesOf(base);
+    expect(() => open(base)).toThrow(/journal: is empty, expected/);
+    expect(() => DatasetStore.peek(base)).toThrow(DatabaseError);
+    expect(bytesOf(base)).toEqual(before);
+  });
+
   it("a damaged line in the middle is a DatabaseError naming the line, and nothing is rewritten", () => {
     const base = newBase();
     seed(base);
@@ -146,7 +156,7 @@ describe("journal", () => {
     expect((err as DatabaseError).file).toBe(`${base}.journal`);
     expect(bytesOf(base)).toEqual(before);
     // The lock was released on the way out: a repaired database opens.
-    writeFileSync(`${base}.journal`, "");
+    rmSync(`${base}.journal`);
     const { store } = open(base);
     store.close();
   });

@@ -405,10 +405,10 @@ export class DatasetStore<Meta, Rec extends Indexed> {
         journal &&
         jGen === undefined &&
         snap?.version === DB_VERSION &&
-        snap.fromVersion === undefined &&
-        journal.buf.length > 0
+        snap.fromVersion === undefined
       ) {
-        problem = `line 1 is not the journal header, expected {"format":"${JOURNAL_FORMAT}","version":${DB_VERSION},"generation":${snapGen}}`;
+        // Never legitimately empty: a journal is created whole, with its header, and renamed into place.
+        problem = `${journal.buf.length === 0 ? "is empty" : "line 1 is not the journal header"}, expected {"format":"${JOURNAL_FORMAT}","version":${DB_VERSION},"generation":${snapGen}}`;
       }
       if (problem) {
         // A reader may have read the snapshot just before a compaction and the journal just after.
