@@ -18,13 +18,15 @@ export function markFailed<Args extends Record<string, unknown>, Result>(
   r.result = new RunnerFailedError(r.name, why);
 }
 
-/** A failure message with what the status command saw of its submission: causes and log tail. */
+/**
+ * A failure's error text with what the status command saw of its submission, like a traceback: the
+ * submission log's tail first, the cause on the last line (the line a RunnerFailedError's message
+ * shows).
+ */
 function withCause(message: string, l: MasterLiveness | undefined, addReason = true): string {
   if (!l) return message;
-  const parts = [message];
-  if (addReason && l.reason) parts.push(l.reason);
-  if (l.logTail) parts.push(`submission log (${l.dir}) ends with:\n${l.logTail}`);
-  return parts.join("; ");
+  const cause = [message, ...(addReason && l.reason ? [l.reason] : [])].join("; ").replace(/\s*\n\s*/g, " ");
+  return l.logTail ? `submission log (${l.dir}) ends with:\n${l.logTail}\n${cause}` : cause;
 }
 
 /**

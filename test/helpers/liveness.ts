@@ -44,6 +44,8 @@ export async function expectAllFailed(ds: Some, cause: RegExp): Promise<void> {
   for (const e of ds.errors) {
     expect(e).toBeInstanceOf(RunnerFailedError);
     expect(e!.fullError).toMatch(cause);
+    // The message (the error's last line) says why the runner failed, never a line of the log tail.
+    expect(e!.message).toMatch(/did not finish|exited with code|gone|removed|killed/);
     if (process.env.RR_SHOW) console.log(e!.fullError);
   }
 }
