@@ -81,6 +81,27 @@ describe("script Datasets on localhost", () => {
     await silent.close();
   });
 
+  it("the timeout run arg stops a script past its limit; the others run on", async () => {
+    const script = [
+      "case #mode# in",
+      "  loop) while :; do :; done ;;",
+      "  stubborn) trap '' TERM; while :; do :; done ;;",
+      "esac",
+      "echo done #i#",
+      "",
+    ].join("\n");
+    const { ds } = make("limit", script);
+    ds.appendRun({ i: 0, mode: "loop" }, { timeout: 2 });
+    ds.appendRun({ i: 1, mode: "stubborn" }, { timeout: 1 });
+    for (let i = 2; i < 6; i++) ds.appendRun({ i, mode: "plain" });
+    const results = await runAll(ds, { asynchronous: false });
+    expect((results[0] as RunnerFailedError).message).toBe("Error: timed out after 2 s");
+    // One that ignores TERM is killed 5 s later, and still reported as timed out.
+    expect((results[1] as RunnerFailedError).message).toBe("Error: timed out after 1 s");
+    expect(results.slice(2)).toEqual(["done 2", "done 3", "done 4", "done 5"]);
+    await ds.close();
+  }, 60_000);
+
   it("runs in remoteDir, or in remoteDir/runDir (created when missing)", async () => {
     const { ds, d } = make("cwd", "pwd\n");
     ds.appendRun({});

@@ -74,7 +74,7 @@ export function renderScripts(
  */
 export function scriptBatch(opts: {
   token: string;
-  runners: { name: string; runDir?: string }[];
+  runners: { name: string; runDir?: string; timeout?: number }[];
   groups?: string[][];
 }): string {
   const { token } = opts;
@@ -85,6 +85,8 @@ export function scriptBatch(opts: {
     "here=$(pwd)",
     `names=(${opts.runners.map((r) => q(r.name)).join(" ")})`,
     `cwds=(${opts.runners.map((r) => q(r.runDir ? `../${r.runDir}` : "..")).join(" ")})`,
+    // Each runner's time limit in seconds (0: none), enforced with coreutils' timeout.
+    `limits=(${opts.runners.map((r) => String(r.timeout ?? 0)).join(" ")})`,
   ];
   if (opts.groups)
     lines.push(
@@ -96,14 +98,19 @@ export function scriptBatch(opts: {
     "# run_script <index> <state log>: the runner's script in its folder, stdout/stderr to <name>.out/.err",
     "run_script() {",
     // biome-ignore lint/suspicious/noTemplateCurlyInString: bash array expansion
-    "  local n=${names[$1]} cwd=${cwds[$1]} log=$2 rc s",
+    "  local n=${names[$1]} cwd=${cwds[$1]} t=${limits[$1]:-0} log=$2 rc s lim=",
     `  printf '%s\\t%s\\tstarted\\t%s\\n' "$T" "$n" "$(now_ms)" >> "$log"`,
     // A forced resubmission may start while an older run of this runner goes on: the older run's
     // files are unlinked (it goes on writing into nothing) and it no longer writes the exit file.
     '  rm -f -- "$n.out" "$n.err" "$n.rc"',
     `  printf '%s' "$T" > "$n.current"`,
-    '  ( mkdir -p -- "$cwd" && cd -- "$cwd" && exec bash "$here/$n.sh" ) > "$n.out" 2> "$n.err" < /dev/null',
+    // Past its limit the script gets TERM, then KILL 5 s later; its error's last line says why.
+    '  [ "$t" != 0 ] && command -v timeout > /dev/null 2>&1 && lim="timeout -k 5 $t"',
+    "  local t0=$SECONDS",
+    '  ( mkdir -p -- "$cwd" && cd -- "$cwd" && exec $lim bash "$here/$n.sh" ) > "$n.out" 2> "$n.err" < /dev/null',
     "  rc=$?",
+    // 124: it ended on TERM; 137 after the limit: it ignored TERM and was killed.
+    '  if [ -n "$lim" ] && { [ "$rc" = 124 ] || { [ "$rc" = 137 ] && [ $((SECONDS - t0)) -ge "${t%.*}" ]; }; }; then echo "Error: timed out after $t s" >> "$n.err"; fi',
     `  [ "$(cat -- "$n.current" 2>/dev/null)" = "$T" ] && printf '%s %s\\n' "$T" "$rc" > "$n.rc"`,
     '  if [ "$rc" = 0 ]; then s=completed; else s=failed; fi',
     `  printf '%s\\t%s\\t%s\\t%s\\n' "$T" "$n" "$s" "$(now_ms)" >> "$log"`,
