@@ -147,12 +147,22 @@ describe("new Dataset(...)", () => {
     ["an object", { run: () => 1 }],
     ["a native function", Math.max],
     ["a bound function", ((x: unknown) => x).bind(null)],
+    ["a class", class Model {}],
   ])("%s instead of a function → InvalidArgumentError, nothing written", (_l, notFn) => {
     const tmp = join(root, `nf${++seq}`);
     const err = caught(() => new Dataset(notFn as never, { dbDir: tmp, logger: () => {} }));
     expect(err).toBeInstanceOf(InvalidArgumentError);
     expect((err as InvalidArgumentError).argument).toBe("function");
     expect(existsSync(tmp)).toBe(false);
+  });
+
+  it("a dbDir that cannot be a folder (below a file) → InvalidArgumentError naming it", () => {
+    const file = join(root, `file${++seq}`);
+    writeFileSync(file, "not a folder");
+    const err = caught(() => new Dataset(fn, { dbDir: join(file, "db"), logger: () => {} }));
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect((err as InvalidArgumentError).argument).toBe("dbDir");
+    expect((err as Error).message).toContain(join(file, "db"));
   });
 
   it("options that are not an object, and missing extra files", () => {
@@ -310,7 +320,9 @@ describe("setRunArgs / updateRunArgs", () => {
 });
 
 describe("wait(...)", () => {
-  it.each<[string, object, string, unknown]>([
+  it.each<[string, unknown, string, unknown]>([
+    ["a string", "soon", "wait options", "soon"],
+    ["null", null, "wait options", null],
     ["timeout: -1", { timeout: -1 }, "wait timeout", -1],
     ["timeout: NaN", { timeout: Number.NaN }, "wait timeout", Number.NaN],
     ["timeout: '5'", { timeout: "5" }, "wait timeout", "5"],

@@ -9,6 +9,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import {
   appendFileSync,
   cpSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -276,6 +277,41 @@ const CASES: Case[] = [
       ),
   },
   {
+    what: "a fetched result that is not JSON",
+    file: "snap",
+    says: new RegExp(`${R1.source}: result is "\\{oops", expected the JSON text of the fetched result`),
+    damage: (c) => editSnapshot(c.snap, (d) => Object.assign(d.runners[1], { result: "{oops" })),
+  },
+  {
+    what: "a satisfied runner without its result",
+    file: "snap",
+    says: new RegExp(`${R1.source}: result is undefined, expected the fetched result of a satisfied runner`),
+    damage: (c) => editSnapshot(c.snap, (d) => Object.assign(d.runners[1], { result: undefined })),
+  },
+  {
+    what: "a submitted runner without a token",
+    file: "snap",
+    says: new RegExp(
+      `${R1.source}: token is undefined, expected a submission token \\(the runner is submitted\\)`,
+    ),
+    damage: (c) =>
+      editSnapshot(c.snap, (d) =>
+        Object.assign(d.runners[1], { state: "submitted", token: undefined, result: undefined }),
+      ),
+  },
+  {
+    what: "a runner's stdout that is not text",
+    file: "snap",
+    says: new RegExp(`${R1.source}: stdout is 5, expected a string when present`),
+    damage: (c) => editSnapshot(c.snap, (d) => Object.assign(d.runners[1], { stdout: 5 })),
+  },
+  {
+    what: "a lock that is a folder",
+    file: "lock",
+    says: /the lock file is damaged .*If no process is using it, remove the lock file/,
+    damage: (c) => mkdirSync(c.lock),
+  },
+  {
     what: "an empty lock file",
     file: "lock",
     says: /the lock file is damaged \(empty;.*If no process is using it, remove the lock file: rm \S+\.lock/,
@@ -318,6 +354,20 @@ describe("damaged databases and lock files", () => {
       expect(readdirSync(join(c.dir, "db")).filter((f) => /\.(tmp|stale)-/.test(f))).toEqual([]);
     });
   }
+
+  it("an edited function: Dataset.open and the CLI say the database was edited, and create no other database", async () => {
+    const c = copy();
+    editSnapshot(c.snap, (d) => {
+      d.meta.functionSource = String(d.meta.functionSource).replace("2", "3");
+    });
+    const before = tree(root);
+    const e = thrown(() => Dataset.open(c.db, { logger: () => {} }));
+    expect(e).toBeInstanceOf(DatabaseError);
+    expect((e as Error).message).toMatch(/hash to \w+: the database was edited/);
+    const status = await cli(["status", c.db], c.dir);
+    expect(status.code).toBe(5);
+    expect(tree(root)).toEqual(before);
+  });
 
   it("a lock whose pid now belongs to a process started after the lock was taken is taken over", async () => {
     const c = copy();

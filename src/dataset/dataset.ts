@@ -128,7 +128,15 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     this.name = name;
     this.identity = datasetIdentity(name, this.script, this.functionSource);
     this.internals = this.makeInternals();
-    mkdirSync(dbDir, { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(dbDir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw new InvalidArgumentError(
+        "dbDir",
+        dbDir,
+        `a folder that exists or can be made (${(e as Error).message})`,
+      );
+    }
     this.dbFile = resolve(dbDir, `${datasetFolder(name, this.identity)}.remoterun`);
     const { store, state } = DatasetStore.open<DatasetMeta, StoredRunner>(this.dbFile, this.identity, {
       fresh: own.skip === false,

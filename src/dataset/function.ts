@@ -14,6 +14,8 @@ export function functionModuleSource(fn: unknown): string {
     );
   }
   const src = Function.prototype.toString.call(fn);
+  if (/^class\b/.test(src))
+    throw new InvalidArgumentError("function", fn, "a function to call with each runner's args, not a class");
   if (/\{\s*\[native code\]\s*\}\s*$/.test(src)) {
     throw new InvalidArgumentError(
       "function",

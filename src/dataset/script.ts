@@ -110,6 +110,7 @@ export function scriptBatch(opts: {
     '  ( mkdir -p -- "$cwd" && cd -- "$cwd" && exec $lim bash "$here/$n.sh" ) > "$n.out" 2> "$n.err" < /dev/null',
     "  rc=$?",
     // 124: it ended on TERM; 137 after the limit: it ignored TERM and was killed.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
     '  if [ -n "$lim" ] && { [ "$rc" = 124 ] || { [ "$rc" = 137 ] && [ $((SECONDS - t0)) -ge "${t%.*}" ]; }; }; then echo "Error: timed out after $t s" >> "$n.err"; fi',
     `  [ "$(cat -- "$n.current" 2>/dev/null)" = "$T" ] && printf '%s %s\\n' "$T" "$rc" > "$n.rc"`,
     '  if [ "$rc" = 0 ]; then s=completed; else s=failed; fi',

@@ -168,6 +168,8 @@ export async function waitUntil(
   pending: () => string[],
   options: WaitOptions,
 ): Promise<void> {
+  if (options === null || typeof options !== "object" || Array.isArray(options))
+    throw new InvalidArgumentError("wait options", options, "an object { interval?, timeout? } (seconds)");
   const interval = options.interval ?? 1;
   const timeout = options.timeout;
   if (typeof interval !== "number" || !(interval > 0))

@@ -116,8 +116,10 @@ function readLock(file: string): LockRead {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
-  } catch {
-    return { kind: "gone" };
+  } catch (e) {
+    // Not a file at all (a folder, say): damaged, not a lock on its way.
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === "ENOENT" ? { kind: "gone" } : { kind: "damaged", text: `(not a readable file: ${code})` };
   }
   try {
     const info = JSON.parse(text) as LockInfo;
