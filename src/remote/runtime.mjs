@@ -7,8 +7,10 @@
  *
  * The batch file carries every runner's args (tagged JSON, see codec.mjs): one file to write, send
  * and read for the whole submission instead of one per runner.
- * One lane runs many runners: group k of the batch (explicit `groups`, or every runner whose
- * position i has i % P === k). For each runner it appends timestamped state lines to its own state
+ * One lane runs many runners: group k of the batch with explicit `groups` (scheduler jobs), else
+ * runners it takes from the submission's shared pool as its worker asks for them (see Source), so
+ * that a runner stuck in a loop holds only itself while the other lanes take the rest. For each
+ * runner it appends timestamped state lines to its own state
  * file `state/<token>.<k>.log`, and writes `<name>.result.json` or `<name>.error.json`, each tagged
  * with the submission token so that a stale file can never pass for a fresh one.
  *
@@ -164,7 +166,7 @@ const POLL_MS = 100;
 
 /**
  * The runners of one lane. With `groups` (scheduler jobs), its fixed group. Without, the
- * submission's shared pool, in the folder `claims-<token>`: the runners are cut into chunks of
+ * submission's shared pool, in the folder `state/claims-<token>`: the runners are cut into chunks of
  * decreasing size (guided self-scheduling: ceil(remaining / 2P), at least 1), the same for every lane,
  * and a lane takes a chunk by creating its folder (`mkdir` fails for every lane but one). A lane
  * holding claimed runners its worker has not asked for in STALL_MS (the worker is stuck in a runner,
@@ -188,7 +190,7 @@ class Source {
     this.pooled = !batch.groups;
     /** When the worker last asked for a runner (or a worker started). */
     this.asked = Date.now();
-    this.dir = `claims-${batch.token}`;
+    this.dir = `state/claims-${batch.token}`;
     this.holdFile = `${this.dir}/hold-${k}`;
     this.holding = false;
     /** The next chunk to try, and its first batch index. */
