@@ -151,7 +151,8 @@ async function main() {
         lane.mark(names[i], "started");
         charge(lane, here, names[i], why);
       }
-      rest = [];
+      // Nothing is left for this lane: another worker would die the same way.
+      break;
     }
     source.putBack(rest);
   }
