@@ -37,7 +37,7 @@ export interface Placement {
    */
   launch?: string;
   /**
-   * Without a scheduler, for a function: the runtime processes take runners from a shared pool, so
+   * Without a scheduler: the runtime processes (or script lanes) take runners from a shared pool, so
    * `slot` is the runner's position in its batch and its claim lines tell which process took it.
    */
   pooled?: boolean;
