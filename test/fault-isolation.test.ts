@@ -11,7 +11,7 @@ import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Connection, connect } from "../src/connection/index.js";
 import { Dataset } from "../src/dataset/index.js";
-import { RunnerFailedError } from "../src/shared/errors.js";
+import { RunnerFailedError, WaitTimeoutError } from "../src/shared/errors.js";
 import { shellQuote } from "../src/shared/quote.js";
 import { type SshdServer, startSshd } from "./harness/sshd.js";
 
@@ -150,6 +150,50 @@ function suite(label: string, setup: () => Promise<Where>) {
         await ds.close();
       }, 60_000);
     }
+
+    it("a runner looping forever without a timeout holds only itself: every other runner completes", async () => {
+      const dir = tmp();
+      const ds = new Dataset(
+        ({ k }: { k: number }) => {
+          if (k === 1) for (;;);
+          const end = Date.now() + 20;
+          while (Date.now() < end);
+          return k * 2;
+        },
+        {
+          name: "looper",
+          skip: false,
+          verbose: 0,
+          maxProcesses: 2,
+          connection: where.connection(),
+          dbDir: dir,
+          localDir: join(dir, "local"),
+          remoteDir: where.remoteDir(dir),
+        },
+      );
+      ds.appendRuns(Array.from({ length: 40 }, (_, k) => ({ k })));
+      await ds.run();
+      try {
+        // The looper never ends, so wait for the others only: at most 45 s.
+        const deadline = Date.now() + 45_000;
+        const others = () => ds.runners.filter((r, k) => k !== 1 && r.state !== "completed").length;
+        while (others() > 0 && Date.now() < deadline) {
+          await expect(ds.wait({ interval: 0.2, timeout: 1 })).rejects.toBeInstanceOf(WaitTimeoutError);
+        }
+        expect(ds.runners.filter((r) => r.state !== "completed").map((r) => `${r.name} ${r.state}`)).toEqual([
+          "runner-1 started",
+        ]);
+        await ds.fetchResults();
+        expect(ds.results.filter((_, k) => k !== 1)).toEqual(
+          Array.from({ length: 40 }, (_, k) => k * 2).filter((_, k) => k !== 1),
+        );
+      } finally {
+        // The looper's process runs until cancelled.
+        await ds.cancel();
+      }
+      expect(ds.runners[1].state).not.toBe("started");
+      await ds.close();
+    }, 60_000);
 
     it("a runner waiting past its timeout fails while the others go on; a promise that can never settle fails", async () => {
       const dir = tmp();

@@ -13,6 +13,7 @@ import {
   RemoteEnvironmentError,
   RunnerFailedError,
   TemplateError,
+  WaitTimeoutError,
 } from "../src/shared/errors.js";
 import { type SshdServer, startSshd } from "./harness/sshd.js";
 
@@ -130,6 +131,30 @@ describe("script Datasets on localhost", () => {
     expect(overlaps(s)).toBe(false);
     await par.close();
     await seq.close();
+  }, 60_000);
+
+  it("a script that never ends holds only itself: the other lane runs every other runner", async () => {
+    const { ds } = make("looper", 'if [ "#k#" = 1 ]; then while :; do :; done; fi\necho $((#k# * 2))\n', {
+      maxProcesses: 2,
+    });
+    ds.appendRuns(Array.from({ length: 12 }, (_, k) => ({ k })));
+    await ds.run();
+    try {
+      const deadline = Date.now() + 45_000;
+      const others = () => ds.runners.filter((r, k) => k !== 1 && r.state !== "completed").length;
+      while (others() > 0 && Date.now() < deadline)
+        await expect(ds.wait({ interval: 0.2, timeout: 1 })).rejects.toBeInstanceOf(WaitTimeoutError);
+      expect(ds.runners.filter((r) => r.state !== "completed").map((r) => `${r.name} ${r.state}`)).toEqual([
+        "runner-1 started",
+      ]);
+      await ds.fetchResults();
+      expect(ds.results.filter((_, k) => k !== 1)).toEqual(
+        Array.from({ length: 12 }, (_, k) => String(k * 2)).filter((_, k) => k !== 1),
+      );
+    } finally {
+      await ds.cancel();
+    }
+    await ds.close();
   }, 60_000);
 
   it("skip and force work as for function Datasets", async () => {

@@ -36,6 +36,11 @@ export interface Placement {
    * runner's own Dataset folder (a downstream runner started by its upstream's master).
    */
   launch?: string;
+  /**
+   * Without a scheduler: the runtime processes (or script lanes) take runners from a shared pool, so
+   * `slot` is the runner's position in its batch and its claim lines tell which process took it.
+   */
+  pooled?: boolean;
 }
 
 export type StoredRunner = RunnerRecord & { placement?: Placement };
@@ -113,12 +118,13 @@ function checkRunner(r: Record<string, unknown>): string | undefined {
       (p.slot as number) < 0 ||
       (p.job !== undefined && !(Number.isSafeInteger(p.job) && (p.job as number) >= 0)) ||
       (p.task !== undefined && !(Number.isSafeInteger(p.task) && (p.task as number) >= 0)) ||
-      (p.launch !== undefined && (typeof p.launch !== "string" || p.launch === ""))
+      (p.launch !== undefined && (typeof p.launch !== "string" || p.launch === "")) ||
+      (p.pooled !== undefined && typeof p.pooled !== "boolean")
     )
       return field(
         "placement",
         p,
-        "{ localRoot: an absolute path, remoteRoot: a path, slot: a non-negative integer, job?, task?: non-negative integers, launch?: a path }",
+        "{ localRoot: an absolute path, remoteRoot: a path, slot: a non-negative integer, job?, task?: non-negative integers, launch?: a path, pooled?: a boolean }",
       );
   }
   return undefined;

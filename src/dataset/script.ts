@@ -116,6 +116,24 @@ export function scriptBatch(opts: {
     '  if [ "$rc" = 0 ]; then s=completed; else s=failed; fi',
     `  printf '%s\\t%s\\t%s\\t%s\\n' "$T" "$n" "$s" "$(now_ms)" >> "$log"`,
     "}",
+    // Without a scheduler the lanes share the runners out as they go: each runner is taken by the
+    // first lane to create its claim file (noclobber opens with O_EXCL, and no process is forked), so
+    // that a script that never ends holds only itself. The claim line (src/remote/wire.mjs) comes
+    // first, so that only a lane that took a runner can be blamed for it when that lane dies.
+    "# run_pool <lane k> <lanes P>",
+    "run_pool() {",
+    '  local k=$1 p=$2 log="state/$T.$1.log" dir="state/claims-$T" i=0 ok',
+    '  mkdir -p -- "$dir"',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash array length
+    "  while [ $i -lt ${#names[@]} ]; do",
+    '    set -C; { : > "$dir/$i"; } 2>/dev/null; ok=$?; set +C',
+    '    if [ "$ok" = 0 ]; then',
+    `      printf '%s\t@claim\t%s/%s\t%s\t%s\n' "$T" "$k" "$p" "$i" "$(now_ms)" >> "$log"`,
+    '      run_script "$i" "$log"',
+    "    fi",
+    "    i=$((i + 1))",
+    "  done",
+    "}",
     "# run_share <state log> <parallel 0|1> <index>...",
     "run_share() {",
     "  local log=$1 par=$2 i",
@@ -137,8 +155,8 @@ function exitLine(token: string, k: string, p: string): string {
 
 /**
  * The master script of a script submission without a scheduler: P lanes (P = 1 when not
- * asynchronous, else maxProcesses or the remote's CPU count, at most the number of runners), lane k
- * running runners k, k+P, ... one after another. No node anywhere.
+ * asynchronous, else maxProcesses or the remote's CPU count, at most the number of runners), each
+ * lane taking the next runner no lane has taken yet, one after another (run_pool). No node anywhere.
  */
 export function scriptMasterScript(opts: {
   token: string;
@@ -160,16 +178,7 @@ export function scriptMasterScript(opts: {
     "mkdir -p state",
     `. ./${scriptBatchFile(token)}`,
     opts.asynchronous ? lanes : "P=1",
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash array length
-    "N=${#names[@]}",
-    ...lanesThen(
-      [
-        'share=(); i=$k; while [ $i -lt $N ]; do share+=("$i"); i=$((i + P)); done',
-        `run_share "state/$T.$k.log" 0 "\${share[@]}"; rc=$?`,
-        exitLine(token, "$k", "$P"),
-      ],
-      opts.then,
-    ),
+    ...lanesThen(['run_pool "$k" "$P"; rc=$?', exitLine(token, "$k", "$P")], opts.then),
     "",
   ].join("\n");
 }

@@ -14,8 +14,9 @@ function runtimeLine(token: string, k: string, p: string): string {
 /**
  * The master script of one submission without a scheduler: starts P runtime processes (P = 1 when
  * not asynchronous, else the remote's CPU count, capped by the number of runners and maxProcesses),
- * each running its share of the runners. `then` are master scripts of downstream Datasets (paths
- * relative to this folder) started once all of these runners have ended.
+ * each taking runners from the submission's shared pool as it goes (see src/remote/runtime.mjs).
+ * `then` are master scripts of downstream Datasets (paths relative to this folder) started once all
+ * of these runners have ended.
  */
 export function bashMasterScript(opts: {
   token: string;

@@ -9,16 +9,23 @@ export interface RunnerUpdate {
 }
 
 /**
- * Read state lines and the master's exit lines (formats in src/remote/wire.mjs) and work out the newest state of each runner of
- * the given submissions. Lines of other tokens are ignored: freshness comes from the token, never
- * from comparing clocks.
+ * Read state lines, claim lines and the master's exit lines (formats in src/remote/wire.mjs) and
+ * work out the newest state of each runner of the given submissions. Lines of other tokens are
+ * ignored: freshness comes from the token, never from comparing clocks.
+ *
+ * A runner whose runtime process ended without a terminal line for it has crashed with that
+ * process. Which process ran it: with fixed shares (scheduler groups, script Datasets), process
+ * `slot % P`; with a shared pool (`pooled`), the processes whose claim lines name its slot (all of
+ * them must have ended), or, when none claimed it, every process of the submission (once all have
+ * ended, nothing is left to run it).
  */
 export function parseStateLines(
   text: string,
-  wanted: Map<string, { token: string; slot: number }>,
+  wanted: Map<string, { token: string; slot: number; pooled?: boolean }>,
 ): Map<string, RunnerUpdate> {
   const latest = new Map<string, RunnerUpdate>();
   const exits = new Map<string, { p: number; codes: Map<number, number> }>();
+  const claims = new Map<string, { k: number; ranges: [number, number][] }[]>();
   for (const line of text.split("\n")) {
     const l = parseLogLine(line);
     if (!l) continue;
@@ -28,6 +35,12 @@ export function parseStateLines(
       exits.set(l.token, e);
       continue;
     }
+    if (l.kind === "claim") {
+      const c = claims.get(l.token) ?? [];
+      c.push({ k: l.k, ranges: l.ranges });
+      claims.set(l.token, c);
+      continue;
+    }
     const w = wanted.get(l.name);
     if (!w || w.token !== l.token) continue;
     const prev = latest.get(l.name);
@@ -35,13 +48,21 @@ export function parseStateLines(
     if (prev && prev.state !== "started" && l.state === "started") continue;
     latest.set(l.name, { state: l.state, time: l.time });
   }
-  // A runner whose process ended without a terminal line for it has crashed with that process.
   for (const [name, w] of wanted) {
     const cur = latest.get(name);
     if (cur && cur.state !== "started") continue;
     const e = exits.get(w.token);
     if (!e) continue;
-    const code = e.codes.get(w.slot % e.p);
+    let code: number | undefined;
+    if (!w.pooled) code = e.codes.get(w.slot % e.p);
+    else {
+      const by = new Set<number>();
+      for (const c of claims.get(w.token) ?? [])
+        if (c.ranges.some(([a, b]) => a <= w.slot && w.slot <= b)) by.add(c.k);
+      const lanes = by.size > 0 ? [...by] : Array.from({ length: e.p }, (_, k) => k);
+      if (lanes.every((k) => e.codes.has(k)))
+        code = lanes.map((k) => e.codes.get(k) as number).find((c) => c !== 0) ?? e.codes.get(lanes[0]);
+    }
     if (code === undefined) continue;
     latest.set(name, {
       state: "failed",

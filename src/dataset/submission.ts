@@ -177,6 +177,8 @@ async function submitAs<Args extends Record<string, unknown>, Result>(
           slot,
           // Started by the upstream's master: the upstream's launch record tells whether they were.
           ...(upstream ? { launch: upstream.launchDir } : {}),
+          // The runtime processes (or script lanes) share the runners out as they go.
+          pooled: true,
         });
       });
     }

@@ -43,13 +43,13 @@ export async function refresh<Args extends Record<string, unknown>, Result>(
     ds.liveness?.clear();
     return;
   }
-  const wanted = new Map<string, { token: string; slot: number }>();
+  const wanted = new Map<string, { token: string; slot: number; pooled?: boolean }>();
   const folders = new Map<string, { dir: string; token: string; pid?: string }>();
   const folderOf = new Map<string, string>();
   for (const r of inFlight) {
     const p = ds.placements.get(r.name);
     if (!p) continue;
-    wanted.set(r.name, { token: r.token!, slot: p.slot });
+    wanted.set(r.name, { token: r.token!, slot: p.slot, ...(p.pooled ? { pooled: true } : {}) });
     const dir = `${p.remoteRoot}/${folder}`;
     const key = `${dir}\0${r.token}`;
     const pid = /^pid:(\d+)$/.exec(r.jobId ?? "")?.[1];

@@ -14,7 +14,7 @@ import {
   writeFileSync,
   writeSync,
 } from "node:fs";
-import { errorDocument, stateLine } from "./wire.mjs";
+import { claimLine, errorDocument, stateLine } from "./wire.mjs";
 
 /**
  * A runner's output up to this many bytes per stream travels inside its collected line (fetching it
@@ -41,6 +41,11 @@ export class Lane {
   /** @param {string} name @param {string} state */
   mark(name, state) {
     writeSync(this.stateFd, stateLine(this.token, name, state));
+  }
+
+  /** A claim line: this lane (k of P) takes these batch indices. @param {number[]} indices @param {number} k @param {number} p */
+  claim(indices, k, p) {
+    if (indices.length > 0) writeSync(this.stateFd, claimLine(this.token, k, p, indices));
   }
 
   /** @param {string} line */

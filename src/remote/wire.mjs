@@ -10,6 +10,10 @@
  *   The runtime refuses a batch of another version (every runner fails, saying both versions).
  * - **State line**, appended by the runtime to `state/<token>.<k>.log`:
  *   `T \t <runner> \t started|completed|failed \t <epoch ms>`.
+ * - **Claim line**, appended by a runtime without `groups` to its state file when it takes runners
+ *   from the submission's shared pool (or may be about to): `T \t @claim \t k/P \t <indices> \t <epoch ms>`,
+ *   indices of the batch's runners as `a-b` ranges (inclusive) and single numbers, comma-separated.
+ *   Only runners a runtime claimed can be blamed on its exit.
  * - **Exit line**, appended by the master (bash) to `state/<token>.master.log` when runtime process k
  *   of P ends: `T \t @process \t k/P \t <exit code> \t <epoch s>`.
  * - **Result document** `<runner>.result.json` / **error document** `<runner>.error.json`, each also
@@ -78,10 +82,28 @@ export function stateLine(token, name, state, ms = Date.now()) {
 }
 
 /**
+ * One claim line: lane k of P takes these batch indices.
+ * @param {string} token @param {number} k @param {number} p @param {number[]} indices @param {number} [ms]
+ */
+export function claimLine(token, k, p, indices, ms = Date.now()) {
+  /** @type {string[]} */
+  const parts = [];
+  const sorted = [...indices].sort((a, b) => a - b);
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] <= sorted[j] + 1) j++;
+    parts.push(sorted[i] === sorted[j] ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return `${token}\t@claim\t${k}/${p}\t${parts.join(",")}\t${ms}\n`;
+}
+
+/**
  * One line of a state or exit log, or undefined when it is neither (a torn line, noise).
  * @param {string} line
  * @returns {{ kind: "state", token: string, name: string, state: "started" | "completed" | "failed", time: number }
- *   | { kind: "exit", token: string, k: number, p: number, code: number, time: number } | undefined}
+ *   | { kind: "exit", token: string, k: number, p: number, code: number, time: number }
+ *   | { kind: "claim", token: string, k: number, p: number, ranges: [number, number][], time: number } | undefined}
  */
 export function parseLogLine(line) {
   const f = line.split("\t");
@@ -98,6 +120,17 @@ export function parseLogLine(line) {
       code: Number(fourth),
       time: Number(f[4]) * 1000,
     };
+  }
+  if (name === "@claim") {
+    const m = /^(\d+)\/(\d+)$/.exec(third);
+    if (!m || f.length < 5 || !/^\d+$/.test(f[4]) || !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(fourth))
+      return undefined;
+    /** @type {[number, number][]} */
+    const ranges = fourth.split(",").map((r) => {
+      const [a, b = a] = r.split("-");
+      return [Number(a), Number(b)];
+    });
+    return { kind: "claim", token, k: Number(m[1]), p: Number(m[2]), ranges, time: Number(f[4]) };
   }
   const state = /** @type {"started" | "completed" | "failed"} */ (third);
   if (!LINE_STATES.includes(state) || !/^\d+$/.test(fourth)) return undefined;

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   batchDocument,
+  claimLine,
   errorDocument,
   outputFields,
   parseLogLine,
@@ -78,6 +79,25 @@ describe("wire records", () => {
       "tok\trunner-0\tfailed\tx",
       "tok\t@process\tx\t0\t1",
     ])
+      expect(parseLogLine(noise), noise).toBeUndefined();
+  });
+
+  it("claim lines round-trip as ranges of batch indices", () => {
+    const line = claimLine("tok", 1, 2, [7, 3, 4, 5, 9, 10], 42);
+    expect(line).toBe("tok\t@claim\t1/2\t3-5,7,9-10\t42\n");
+    expect(parseLogLine(line.trimEnd())).toEqual({
+      kind: "claim",
+      token: "tok",
+      k: 1,
+      p: 2,
+      ranges: [
+        [3, 5],
+        [7, 7],
+        [9, 10],
+      ],
+      time: 42,
+    });
+    for (const noise of ["tok\t@claim\t1/2\t\t42", "tok\t@claim\t1/2\t3-\t42", "tok\t@claim\tx\t3\t42"])
       expect(parseLogLine(noise), noise).toBeUndefined();
   });
 

@@ -1,7 +1,8 @@
 // @ts-check
 /**
  * The worker of a runtime lane (started by runtime.mjs with child_process.fork, Node >= 18, built-ins
- * only): runs the runners it is told to (a message `{ only: [batch indices], limit? }`) and, for each,
+ * only): runs the runners the supervisor gives it (a first message `{ limit? }`, then, for each
+ * `["n"]` it sends, `["run", batch index, ran before]` or `["none"]`) and, for each,
  * writes its state lines, its result or error document and collected line, exactly as a lone runtime
  * process did. What the supervisor cannot see from outside is settled here:
  *
@@ -162,15 +163,12 @@ async function main() {
   // The supervisor checked the wire version before starting this worker.
   const batch = readBatch(readFileSync(resolve(batchFile), "utf8"));
   const k = Number(kText);
-  /** @type {{ only: number[], limit?: number, again?: number[] }} */
+  /** @type {{ limit?: number }} */
   const job = await new Promise((res) => process.once("message", res));
   // The channel must not keep the worker alive once its runners are done.
   /** @type {any} */ (process).channel?.unref();
   // The supervisor gone (killed), nobody would record what this worker does: stop.
   process.on("disconnect", () => realExit(1));
-  const mine = job.only.map((i) => batch.runners[i]);
-  // Runners that ran before in this submission (their worker died under them) start afresh.
-  for (const i of job.again ?? []) again.add(batch.runners[i].name);
   intercept();
 
   const lane = new Lane(batch.token, k);
@@ -181,7 +179,7 @@ async function main() {
     fn = mod.default;
     if (typeof fn !== "function") throw new TypeError(`${batch.function} does not export a function`);
   } catch (e) {
-    for (const r of mine) {
+    for (let r = await ask(batch); r; r = await ask(batch)) {
       lane.mark(r.name, "started");
       writeErrorDoc(lane, resolve(here, r.name), r.name, formatError(e), "");
       lane.mark(r.name, "failed");
@@ -191,24 +189,54 @@ async function main() {
   }
 
   // process.chdir is process-wide, so runners that run in different folders are taken one folder at a
-  // time; runners sharing a folder run concurrently when the function is asynchronous.
-  /** @type {Map<string, RunnerEntry[]>} */
-  const byCwd = new Map();
-  for (const r of mine) {
-    const cwd = resolve(here, r.cwd ?? ".");
-    if (!byCwd.has(cwd)) byCwd.set(cwd, []);
-    byCwd.get(cwd)?.push(r);
-  }
+  // time; runners sharing a folder run concurrently when the function is asynchronous. The runners
+  // are asked for one at a time, each once the one before has started (and there is room), so that
+  // a runner stuck in a synchronous loop holds no runner that has not started.
   const limit = job.limit ?? (batch.asynchronous === false ? 1 : Math.max(1, batch.concurrency ?? 64));
-  for (const [cwd, runners] of byCwd) {
-    mkdirSync(cwd, { recursive: true });
-    process.chdir(cwd);
-    await pool(runners, limit, (r) => runOne(lane, batch, here, /** @type {Function} */ (fn), r));
+  /** @type {Set<Promise<void>>} */
+  const running = new Set();
+  let cwdNow = here;
+  for (let r = await ask(batch); r; r = await ask(batch)) {
+    const cwd = resolve(here, r.cwd ?? ".");
+    if (cwd !== cwdNow) {
+      await Promise.all(running);
+      mkdirSync(cwd, { recursive: true });
+      process.chdir(cwd);
+      cwdNow = cwd;
+    }
+    const p = runOne(lane, batch, here, /** @type {Function} */ (fn), r);
+    running.add(p);
+    p.finally(() => running.delete(p));
+    while (running.size >= limit) await Promise.race(running);
   }
+  await Promise.all(running);
   process.chdir(here);
   lane.close();
   // A runner given up may still hold the event loop (a timer, a loop of promises): do not wait for it.
   if (abandoned > 0) realExit(0);
+}
+
+/**
+ * The next runner from the supervisor, or undefined when there is none left.
+ * @param {Batch} batch @returns {Promise<RunnerEntry | undefined>}
+ */
+function ask(batch) {
+  const channel = /** @type {any} */ (process).channel;
+  channel?.ref();
+  return new Promise((res) => {
+    /** @param {unknown} m */
+    const on = (m) => {
+      if (!Array.isArray(m)) return;
+      process.off("message", on);
+      channel?.unref();
+      if (m[0] !== "run") return res(undefined);
+      const r = batch.runners[m[1]];
+      if (m[2]) again.add(r.name);
+      res(r);
+    };
+    process.on("message", on);
+    send(["n"]);
+  });
 }
 
 /**
@@ -312,19 +340,6 @@ function writeAtomic(file, text) {
   // rename is atomic: a reader (or a kill -9) sees the old file or the whole new one, never half.
   writeFileSync(tmp, text, { mode: 0o600 });
   renameSync(tmp, file);
-}
-
-/**
- * Run `work` over items with at most `limit` in flight.
- * @template T
- * @param {T[]} items @param {number} limit @param {(item: T) => Promise<void>} work
- */
-async function pool(items, limit, work) {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]);
-  });
-  await Promise.all(lanes);
 }
 
 main().catch((e) => {
