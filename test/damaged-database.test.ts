@@ -54,9 +54,21 @@ beforeAll(async () => {
   await ds.run();
   await ds.wait({ interval: 0.05, timeout: 60 });
   expect(await ds.fetchResults()).toEqual([2, 4, 6]);
+  // The submission's processes end a moment after their runners: nothing may write during a case.
+  const master = Number(ds.runners[0].jobId?.replace(/^pid:/, ""));
+  for (let i = 0; i < 200 && isAlive(master); i++) await new Promise((r) => setTimeout(r, 50));
   await ds.close();
   dbName = basename(ds.dbFile);
 }, 120_000);
+
+/** Whether a process runs (a zombie, dead but not reaped by an init that does not reap, does not). */
+function isAlive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
 
 afterAll(() => {
   for (const s of sleepers) s.kill("SIGKILL");
