@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Dataset } from "../src/index.js";
 import { type Child, spawnFixture } from "./helpers/child.js";
 import { ensureDist, ROOT } from "./helpers/dist.js";
+import { masterEnded } from "./helpers/processes.js";
 import { tree } from "./helpers/tree.js";
 import { type FunctionName, fromSource, SOURCES } from "./lifecycle/functions.js";
 
@@ -290,6 +291,7 @@ describe("remoterun CLI", () => {
     const staging = join(s.dirs.localDir, s.folder);
     const remote = join(s.dirs.remoteDir, s.folder);
     expect(existsSync(staging) && existsSync(remote)).toBe(true);
+    await masterEnded(Dataset.inspect(s.db).runners[0].jobId);
 
     const before = tree(s.dir);
     const dbBytes = readFileSync(s.db);

@@ -21,6 +21,7 @@ import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DatabaseError, Dataset, DatasetLockedError } from "../src/index.js";
 import { ensureDist, ROOT } from "./helpers/dist.js";
+import { masterEnded } from "./helpers/processes.js";
 import { thrown } from "./helpers/thrown.js";
 import { tree } from "./helpers/tree.js";
 import { fromSource, SOURCES } from "./lifecycle/functions.js";
@@ -55,20 +56,10 @@ beforeAll(async () => {
   await ds.wait({ interval: 0.05, timeout: 60 });
   expect(await ds.fetchResults()).toEqual([2, 4, 6]);
   // The submission's processes end a moment after their runners: nothing may write during a case.
-  const master = Number(ds.runners[0].jobId?.replace(/^pid:/, ""));
-  for (let i = 0; i < 200 && isAlive(master); i++) await new Promise((r) => setTimeout(r, 50));
+  await masterEnded(ds.runners[0].jobId);
   await ds.close();
   dbName = basename(ds.dbFile);
 }, 120_000);
-
-/** Whether a process runs (a zombie, dead but not reaped by an init that does not reap, does not). */
-function isAlive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-}
 
 afterAll(() => {
   for (const s of sleepers) s.kill("SIGKILL");

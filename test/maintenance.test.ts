@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Dataset, type DatasetOptions, InvalidArgumentError, RunnerFailedError } from "../src/index.js";
+import { masterEnded } from "./helpers/processes.js";
 import { tree } from "./helpers/tree.js";
 import { fromSource, SOURCES } from "./lifecycle/functions.js";
 
@@ -64,20 +65,9 @@ async function ranScene(xs: number[]) {
   return { s, ds, staging: join(s.dirs.localDir, ds.folder), remote: join(s.dirs.remoteDir, ds.folder) };
 }
 
+/** Wait until the masters of the Dataset's submissions have ended (their last files written). */
 async function settle(ds: Dataset): Promise<void> {
-  const pids = [...new Set(ds.runners.map((r) => r.jobId).filter((j) => j?.startsWith("pid:")))].map((j) =>
-    Number(j!.slice(4)),
-  );
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  const t0 = Date.now();
-  while (pids.some(alive) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+  for (const jobId of new Set(ds.runners.map((r) => r.jobId))) await masterEnded(jobId);
 }
 
 function runnersOf(ds: Dataset) {
