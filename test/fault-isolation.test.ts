@@ -52,6 +52,13 @@ async function faulty({ mode, i }: { mode: string; i: number }) {
   return i * i;
 }
 
+/** Runner 0 returns at once, leaving behind a timer that kills its process while runner 1 runs. */
+async function leaver({ i }: { i: number }) {
+  if (i === 0) setTimeout(() => process.kill(process.pid, "SIGKILL"), 150);
+  else await new Promise((r) => setTimeout(r, 400));
+  return i * i;
+}
+
 async function talker({ tag }: { tag: string }) {
   for (let j = 0; j < 30; j++) {
     console.log(`${tag} out ${j}`);
@@ -102,6 +109,25 @@ function suite(label: string, setup: () => Promise<Where>) {
     beforeAll(async () => {
       where = await setup();
     }, 120_000);
+
+    it("a fault that a runner which already returned left behind never fails the runner after it", async () => {
+      const dir = tmp();
+      const ds = new Dataset(leaver, {
+        name: "leaver",
+        skip: false,
+        verbose: 0,
+        asynchronous: false,
+        connection: where.connection(where.node),
+        dbDir: dir,
+        localDir: join(dir, "local"),
+        remoteDir: where.remoteDir(dir),
+      });
+      ds.appendRuns([0, 1, 2, 3].map((i) => ({ i })));
+      await ds.run();
+      await ds.wait({ interval: 0.1, timeout: 60 });
+      expect(await ds.fetchResults()).toEqual([0, 1, 4, 9]);
+      await ds.close();
+    });
 
     for (const asynchronous of [true, false]) {
       it(`each fault fails only its own runner, with its own cause (asynchronous: ${asynchronous})`, async () => {

@@ -87,6 +87,7 @@ describe("script Datasets on localhost", () => {
       "case #mode# in",
       "  loop) while :; do :; done ;;",
       "  stubborn) trap '' TERM; while :; do :; done ;;",
+      "  own) echo 'gave up' >&2; exit 124 ;;",
       "esac",
       "echo done #i#",
       "",
@@ -94,12 +95,15 @@ describe("script Datasets on localhost", () => {
     const { ds } = make("limit", script);
     ds.appendRun({ i: 0, mode: "loop" }, { timeout: 2 });
     ds.appendRun({ i: 1, mode: "stubborn" }, { timeout: 1 });
-    for (let i = 2; i < 6; i++) ds.appendRun({ i, mode: "plain" });
+    ds.appendRun({ i: 2, mode: "own" }, { timeout: 100 });
+    for (let i = 3; i < 6; i++) ds.appendRun({ i, mode: "plain" });
     const results = await runAll(ds, { asynchronous: false });
     expect((results[0] as RunnerFailedError).message).toBe("Error: timed out after 2 s");
     // One that ignores TERM is killed 5 s later, and still reported as timed out.
     expect((results[1] as RunnerFailedError).message).toBe("Error: timed out after 1 s");
-    expect(results.slice(2)).toEqual(["done 2", "done 3", "done 4", "done 5"]);
+    // Its own exit code 124, well within its limit, is not a time-out.
+    expect((results[2] as RunnerFailedError).message).toBe("gave up");
+    expect(results.slice(3)).toEqual(["done 3", "done 4", "done 5"]);
     await ds.close();
   }, 60_000);
 

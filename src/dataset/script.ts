@@ -109,9 +109,10 @@ export function scriptBatch(opts: {
     "  local t0=$SECONDS",
     '  ( mkdir -p -- "$cwd" && cd -- "$cwd" && exec $lim bash "$here/$n.sh" ) > "$n.out" 2> "$n.err" < /dev/null',
     "  rc=$?",
-    // 124: it ended on TERM; 137 after the limit: it ignored TERM and was killed.
+    // 124 (ended on TERM) or 137 (ignored TERM, killed), and only past the limit: a script may
+    // exit 124 or die of SIGKILL by itself.
     // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
-    '  if [ -n "$lim" ] && { [ "$rc" = 124 ] || { [ "$rc" = 137 ] && [ $((SECONDS - t0)) -ge "${t%.*}" ]; }; }; then echo "Error: timed out after $t s" >> "$n.err"; fi',
+    '  if [ -n "$lim" ] && { [ "$rc" = 124 ] || [ "$rc" = 137 ]; } && [ $((SECONDS - t0)) -ge "${t%.*}" ]; then echo "Error: timed out after $t s" >> "$n.err"; fi',
     `  [ "$(cat -- "$n.current" 2>/dev/null)" = "$T" ] && printf '%s %s\\n' "$T" "$rc" > "$n.rc"`,
     '  if [ "$rc" = 0 ]; then s=completed; else s=failed; fi',
     `  printf '%s\\t%s\\t%s\\t%s\\n' "$T" "$n" "$s" "$(now_ms)" >> "$log"`,

@@ -130,14 +130,17 @@ async function main() {
     for (const i of inFlight) again.add(i);
     let rest = unfinished.filter((i) => !started.has(names[i]));
     const timedOut = end.timedOut;
-    if (timedOut && inFlight.some((i) => names[i] === timedOut.name)) {
+    // A runner that already returned may have left a timer behind that killed or blocked the worker
+    // later: the runner in flight is proven guilty only when it ran alone, or first in its worker.
+    const proven = alone || ended.size === 0;
+    if (timedOut && inFlight.some((i) => names[i] === timedOut.name) && proven) {
       charge(lane, here, timedOut.name, `Error: timed out after ${timedOut.seconds} s`);
       // The others in flight were not to blame: they run again.
       inFlight = inFlight.filter((i) => names[i] !== timedOut.name);
       rest = [...inFlight, ...rest];
-    } else if (inFlight.length === 1) {
+    } else if (inFlight.length === 1 && proven) {
       charge(lane, here, names[inFlight[0]], deathText(end));
-    } else if (inFlight.length > 1) {
+    } else if (inFlight.length > 0) {
       suspects.push(...inFlight);
     } else if (started.size === 0) {
       // Not one runner started: the worker itself cannot run (its function kills it on load, ...):
