@@ -23,3 +23,4 @@ export { decode, encode } from "./remote/codec.mjs";
 export { defaultRunArgs, type RunArgs } from "./runargs/index.js";
 export { isFinishedState, isInFlightState, RUNNER_STATES, Runner, type RunnerState } from "./runner/index.js";
 export * from "./shared/errors.js";
+export { holdLocksBriefly } from "./store/index.js";

@@ -221,6 +221,29 @@ describe("remoterun CLI", () => {
     expect(objs.at(-1)).toMatchObject({ finished: 2, inFlight: 0 });
   });
 
+  it("status --watch lets go of a Dataset between refreshes: a script opening it meanwhile gets it", async () => {
+    const s = await scene("sleepThenSquare", [
+      { x: 2, ms: 3000 },
+      { x: 3, ms: 3000 },
+    ]);
+    await s.run("run");
+    const watching = s.run("status", "--watch", "--interval", "0.2");
+    await new Promise((r) => setTimeout(r, 800)); // the watch has refreshed a few times
+    // The user's script starts again: it opens the Dataset (waiting a moment for a refresh at most).
+    const ds = new Dataset(fromSource(s.fnSource), { name: s.name, ...s.dirs, logger: () => {} });
+    await ds.wait({ interval: 0.2, timeout: 30 });
+    expect(await ds.fetchResults()).toEqual([
+      { x: 2, square: 4 },
+      { x: 3, square: 9 },
+    ]);
+    await ds.close();
+    const r = await watching;
+    expect(r.code).toBe(0);
+    // It followed the script's records once the script held the Dataset.
+    expect(r.stderr).toContain("read-only: held by");
+    expect(r.stdout).toContain("2/2 100%");
+  });
+
   it("usage errors exit 2 with a clear message and no stack", async () => {
     const s = await scene("double", [{ x: 1 }]);
     const unknown = await s.run("status", "nope-123.remoterun.json");

@@ -10,6 +10,21 @@ interface LockInfo {
   pid: number;
   host: string;
   since: string;
+  /** The holder keeps the lock only for moments (a status refresh): others wait for it. */
+  brief?: boolean;
+}
+
+/** Whether this process holds its locks only for moments (see holdLocksBriefly). */
+let brief = false;
+/** How long an opener waits for a holder that holds the lock only for moments, ms. */
+const BRIEF_PATIENCE_MS = 10_000;
+
+/**
+ * Mark this process's locks as brief: held only for a refresh (the `remoterun status` command). A
+ * process that finds the lock held by such a holder waits for it, up to 10 s, instead of failing.
+ */
+export function holdLocksBriefly(): void {
+  brief = true;
 }
 
 type LockRead = { kind: "gone" } | { kind: "damaged"; text: string } | { kind: "ok"; info: LockInfo };
@@ -28,8 +43,14 @@ export class FileLock {
   constructor(readonly file: string) {}
 
   acquire(): void {
-    const me: LockInfo = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+    const me: LockInfo = {
+      pid: process.pid,
+      host: hostname(),
+      since: new Date().toISOString(),
+      ...(brief ? { brief: true } : {}),
+    };
     const { tmp } = writeTemp(this.file, Buffer.from(JSON.stringify(me)));
+    const patience = Date.now() + BRIEF_PATIENCE_MS;
     try {
       for (let attempt = 0; attempt < 5; attempt++) {
         try {
@@ -46,6 +67,12 @@ export class FileLock {
         if (holder.host === me.host && holder.pid === me.pid) {
           this.held = true;
           return;
+        }
+        if (holder.brief && Date.now() < patience && (holder.host !== me.host || holds(holder))) {
+          // A status refresh: it lets go in a moment.
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+          attempt--;
+          continue;
         }
         if (holder.host !== me.host || holds(holder)) {
           throw new DatasetLockedError(
@@ -131,7 +158,8 @@ function readLock(file: string): LockRead {
       typeof info.host === "string" &&
       info.host !== "" &&
       typeof info.since === "string" &&
-      !Number.isNaN(Date.parse(info.since))
+      !Number.isNaN(Date.parse(info.since)) &&
+      (info.brief === undefined || typeof info.brief === "boolean")
     )
       return { kind: "ok", info };
   } catch {}

@@ -1,6 +1,6 @@
 /** `remoterun status`: counts per state, a progress bar and a table of runners; live with --watch. */
 import type { Command } from "commander";
-import { Dataset, DatasetLockedError } from "../../index.js";
+import { Dataset, DatasetLockedError, holdLocksBriefly } from "../../index.js";
 import type { Ctx } from "../context.js";
 import { resolveDbFile, sleep } from "../context.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";
@@ -30,6 +30,9 @@ export function registerStatus(program: Command, act: Act): void {
 }
 
 async function status(ctx: Ctx, db: string | undefined, opts: StatusOptions): Promise<ExitCode> {
+  // Status holds a Dataset nobody else holds only while it refreshes; a script that opens it
+  // meanwhile waits for that moment instead of failing.
+  holdLocksBriefly();
   let opened: ReturnType<Ctx["openWithFile"]>;
   try {
     opened = ctx.openWithFile(db, { json: opts.json });
@@ -37,7 +40,8 @@ async function status(ctx: Ctx, db: string | undefined, opts: StatusOptions): Pr
     if (e instanceof DatasetLockedError) return readOnlyStatus(ctx, db, opts, e);
     throw e;
   }
-  const { ds, file } = opened;
+  let { ds } = opened;
+  const { file } = opened;
   const snapshot = (): StatusSummary => summarize(ds.name, file, ds.runners);
   // Without a scheduler: whether the master of each submission that was in flight still runs.
   const masters = () =>
@@ -79,9 +83,11 @@ async function status(ctx: Ctx, db: string | undefined, opts: StatusOptions): Pr
   }
   try {
     for (;;) {
-      // allFinished() refreshes every in-flight runner with one status command.
+      // allFinished() refreshes every in-flight runner with one status command; then the Dataset
+      // is let go until the next refresh, so that a script may open it between two.
       const done = await ds.allFinished();
       const s = snapshot();
+      await ds.close();
       if (opts.json) ctx.print(JSON.stringify(s));
       else if (live) {
         const rows = term.rows || 24;
@@ -101,6 +107,13 @@ async function status(ctx: Ctx, db: string | undefined, opts: StatusOptions): Pr
         return EXIT.OK;
       }
       await sleep(opts.interval);
+      try {
+        ds = ctx.openWithFile(db, { json: opts.json }).ds;
+      } catch (e) {
+        // A script took the Dataset meanwhile: follow what it records, without the lock.
+        if (e instanceof DatasetLockedError) return readOnlyStatus(ctx, db, opts, e);
+        throw e;
+      }
     }
   } finally {
     if (live) {
