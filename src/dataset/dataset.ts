@@ -205,20 +205,13 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
         `records identity ${stored.identity.slice(0, 12)} but its ${stored.options.script !== undefined ? "script" : "function"} and name hash to ${found.slice(0, 12)}: the database was edited; expected them unchanged`,
       );
     }
-    const ds = new Dataset(
+    // The identity was checked above, from the same name and source the Dataset hashes.
+    return new Dataset(
       stored.functionSource === undefined
         ? undefined
         : fromSource<Record<string, unknown>, unknown>(stored.functionSource),
       stored.options,
     );
-    if (ds.identity !== stored.identity) {
-      throw new InvalidArgumentError(
-        "database file",
-        dbFile,
-        "a database whose identity matches its function or script",
-      );
-    }
-    return ds;
   }
 
   // ---------------------------------------------------------------- run args

@@ -53,7 +53,7 @@ export async function fetchFinished<Args extends Record<string, unknown>, Result
   const res = await ds.connection.exec(collectedResultsScript(sources));
   // Every line is parsed whole and checked: a line cut short (a full disk) or edited by hand is
   // never taken for a result; the runner's own file is read instead.
-  const lines = new Map<string, FetchedDoc>();
+  const lines = new Map<string, WireRecord>();
   for (const line of res.stdout.split("\n")) {
     const doc = parseRecord(line);
     if (doc) lines.set(`${doc.token}\0${doc.name}`, doc);
@@ -131,13 +131,10 @@ export function setAsideOldResult<Args extends Record<string, unknown>, Result>(
   r.stderr = undefined;
 }
 
-/** A result or error record, parsed whole and checked (see parseRecord in src/remote/wire.mjs). */
-type FetchedDoc = WireRecord;
-
 /** A fetched runner whose output was too big for its collected line: its files are copied. */
 interface Large<Args extends Record<string, unknown>, Result> {
   r: Runner<Args, Result>;
-  doc: FetchedDoc;
+  doc: WireRecord;
 }
 
 /**
@@ -146,7 +143,7 @@ interface Large<Args extends Record<string, unknown>, Result> {
  */
 function applyFetched<Args extends Record<string, unknown>, Result>(
   r: Runner<Args, Result>,
-  doc: FetchedDoc,
+  doc: WireRecord,
   large: Large<Args, Result>[],
 ): "ok" | "stale" | "damaged" {
   const isResult = r.state === "completed";
