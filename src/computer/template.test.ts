@@ -91,7 +91,9 @@ describe("placeholder grammar", () => {
   });
 
   it("in shell code an array is one word per item, format=list one comma-joined word", () => {
-    expect(render("module load #mods#", { mods: ["gcc/12", "open mpi"] })).toBe("module load gcc/12 'open mpi'");
+    expect(render("module load #mods#", { mods: ["gcc/12", "open mpi"] })).toBe(
+      "module load gcc/12 'open mpi'",
+    );
     expect(render("export L=#mods:format=list#", { mods: ["a", "b c"] })).toBe("export L='a,b c'");
   });
 

@@ -26,9 +26,11 @@
  * Where a placeholder stands decides how its value is written (the template is read the way bash
  * and the scheduler read it, see `scan`):
  * - On a DIRECTIVE line (`#` in column 0 followed by a non-blank other than `!`: `#SBATCH`, `#PBS`,
- *   `#$`, `#BSUB`...) the value is text for the scheduler, an array joined by `sep`. Slurm (`#SBATCH`,
- *   `#SLURM`) reads backslash escapes on these lines, so whitespace, quotes, `\` and `#` are written
- *   escaped (`short\ queue`); other schedulers document no quoting, so such a value is refused.
+ *   `#$`, `#BSUB`...) the value is text for the scheduler, an array joined by `sep`. sbatch reads
+ *   quotes and backslash escapes on `#SBATCH`/`#SLURM` lines, so a value with whitespace, quotes, `\`
+ *   or `#` is written quoted there (`--partition="short queue"`; escaped only when the line already
+ *   quotes it; after an unquoted `#`, sbatch's comment, it is text); other schedulers document no
+ *   quoting of directive values, so there such a value is a TemplateError naming placeholder and value.
  * - On a COMMENT (`#!...`, `# ...`, or after an unquoted `#` that starts a word) it is plain text.
  * - In shell code it is SHELL-QUOTED: unquoted, it becomes one shell word, an array one word per item
  *   (`format=list` makes one word of the joined list); inside `"..."`, `'...'` or `$'...'` on the line
@@ -73,7 +75,8 @@ const MARK = "\u0000";
 /** How a placeholder's value is written, by where it stands (see the module comment). */
 export type PlaceholderContext =
   | "directive" // scheduler directive line, strict: refuse what the scheduler would split
-  | "slurm" // #SBATCH / #SLURM line: backslash-escape what sbatch would split
+  | "slurm" // #SBATCH / #SLURM line: quote what sbatch would split
+  | "slurm-quoted" // the same, inside quotes of the line
   | "comment"
   | "word" // unquoted shell code
   | "double" // inside "..."
@@ -109,12 +112,26 @@ function scan(lines: readonly string[]): PlaceholderContext[][] {
       for (const c of s) if (c === MARK) mark(here.literal ? "heredoc-literal" : "heredoc");
       return out;
     }
+    if (quote === "" && /^#(SBATCH|SLURM)(\s|$)/.test(s)) {
+      // sbatch's reading of the line (src/sbatch/opt.c, _get_argument): a backslash escapes the next
+      // character, "..." and '...' quote, an unquoted # ends the line.
+      let q = "";
+      for (let i = 0; i < s.length; i++) {
+        const c = s[i];
+        if (c === MARK) mark(q === "" ? "slurm" : "slurm-quoted");
+        else if (c === "\\") i++;
+        else if (q !== "") {
+          if (c === q) q = "";
+        } else if (c === '"' || c === "'") q = c;
+        else if (c === "#" && i > 0) {
+          for (const rest of s.slice(i)) if (rest === MARK) mark("comment");
+          break;
+        }
+      }
+      return out;
+    }
     if (quote === "" && s.startsWith("#")) {
-      const kind: PlaceholderContext = /^#[^\s!]/.test(s)
-        ? /^#(SBATCH|SLURM)(\s|$)/.test(s)
-          ? "slurm"
-          : "directive"
-        : "comment";
+      const kind: PlaceholderContext = /^#[^\s!]/.test(s) ? "directive" : "comment";
       for (const c of s) if (c === MARK) mark(kind);
       return out;
     }
@@ -333,7 +350,9 @@ export class Template {
         out.push(line.text);
         continue;
       }
-      const rendered = line.names.map((name, i) => resolver.rendered(name, line.contexts[i] ?? "word", line.text));
+      const rendered = line.names.map((name, i) =>
+        resolver.rendered(name, line.contexts[i] ?? "word", line.text),
+      );
       if (rendered.some((v) => v === undefined)) continue; // an optional placeholder is empty
       let i = 0;
       out.push(line.text.replace(PLACEHOLDER_RE, () => rendered[i++] as string));
@@ -414,7 +433,7 @@ class Resolver {
           name,
           `requires "${other}", which has no value (placeholder ${name} = ${describeValue(value)})`,
         );
-    if (this.shell && (context === "directive" || context === "slurm")) context = "comment";
+    if (this.shell && (context === "directive" || context.startsWith("slurm"))) context = "comment";
     // Arrays without a format: one shell word per item; in a string, items joined by spaces.
     const items = Array.isArray(value) && p.format === undefined ? value : [value];
     const texts = items.map((item) => {
@@ -424,7 +443,7 @@ class Resolver {
       if (/[\r\n]/.test(text) && (newlineEnds || !this.shell))
         throw this.error(
           name,
-          `value must not contain a newline (it would inject ${context === "slurm" || context === "directive" ? "directives" : "lines"}): ${describeValue(text)}`,
+          `value must not contain a newline (it would inject ${context.startsWith("slurm") || context === "directive" ? "directives" : "lines"}): ${describeValue(text)}`,
           text,
         );
       return text;
@@ -445,35 +464,45 @@ class Resolver {
       case "comment":
         return this.scalar(name, texts, p.sep ?? ",");
       case "slurm":
+      case "slurm-quoted":
       case "directive":
         return this.directive(p, this.scalar(name, texts, p.sep ?? ","), context, line);
     }
   }
 
   /**
-   * A value on a scheduler directive line. sbatch splits `#SBATCH` lines into arguments at
-   * whitespace, honours quotes and backslash escapes, and ends them at an unquoted `#` (Slurm's
-   * src/sbatch/opt.c, `_get_argument`): the characters that would split or end the value are written
-   * backslash-escaped, the one form every Slurm version reads. sbatch also blanks out the words
-   * "hetjob" and "packjob" anywhere on the line, so those are refused. Other schedulers document no
-   * quoting of directive values: whitespace, quotes, backslashes and `#` are refused there.
+   * A value on a scheduler directive line. sbatch splits `#SBATCH` lines into arguments at unquoted
+   * whitespace, honours "..." and '...' quotes and backslash escapes (also inside quotes), and ends
+   * the line at an unquoted `#` (Slurm's src/sbatch/opt.c, `_get_argument`; a backslash does NOT keep
+   * whitespace in an argument): a value with whitespace, quotes, backslashes or `#` is written in
+   * double quotes with `\` and quotes backslash-escaped (inside quotes the line already has: escaped
+   * only). sbatch also blanks out the words "hetjob" and "packjob" anywhere on the line: refused.
+   * Other schedulers document no quoting of directive values: whitespace, quotes, backslashes and `#`
+   * are refused there.
    */
-  private directive(p: Placeholder, text: string, context: "slurm" | "directive", line: string): string {
+  private directive(
+    p: Placeholder,
+    text: string,
+    context: "slurm" | "slurm-quoted" | "directive",
+    line: string,
+  ): string {
     if (/[\x00-\x08\x0a-\x1f\x7f]/.test(text))
       throw this.error(p.name, `value ${describeValue(text)} has control characters (line "${line}")`, text);
-    if (context === "slurm") {
+    if (context !== "directive") {
       if (/hetjob|packjob/i.test(text))
         throw this.error(
           p.name,
           `value ${describeValue(text)} cannot stand on the directive line "${line}": sbatch blanks out the words hetjob and packjob there`,
           text,
         );
-      return text.replace(/[\s"'\\#]/g, "\\$&");
+      if (!/[\s"'\\#]/.test(text)) return text;
+      const escaped = text.replace(/["'\\]/g, "\\$&");
+      return context === "slurm" ? `"${escaped}"` : escaped;
     }
     if (/[\s"'\\#]/.test(text))
       throw this.error(
         p.name,
-        `value ${describeValue(text)} cannot stand on the directive line "${line}": the scheduler would split or misread it (whitespace, quotes, backslashes and # are refused there; Slurm lines escape them)`,
+        `value ${describeValue(text)} cannot stand on the directive line "${line}": the scheduler would split or misread it (whitespace, quotes, backslashes and # are refused there; #SBATCH lines quote them)`,
         text,
       );
     return text;
