@@ -123,7 +123,7 @@ async function submitAs<Args extends Record<string, unknown>, Result>(
     const asynchronous = f.runners.every((r) => r.derivedRunArgs.asynchronous !== false);
     if (scheduler && f.plans) {
       const groups = f.plans.flatMap((p) => p.runnerNames);
-      if (rendered) f.stager.scripts(token, rendered, staged, groups);
+      if (rendered) f.stager.scripts(token, rendered, staged, groups, ds.scriptResult?.file);
       else f.stager.common(token, ds.functionSource, staged, { asynchronous, groups });
       f.body = stageJobs(f, token, upstream, {
         scheduler,
@@ -159,7 +159,7 @@ async function submitAs<Args extends Record<string, unknown>, Result>(
         then,
       };
       if (rendered) {
-        f.stager.scripts(token, rendered, staged);
+        f.stager.scripts(token, rendered, staged, undefined, ds.scriptResult?.file);
         f.stager.put(masterScript(token), scriptMasterScript(master), 0o700);
       } else {
         f.stager.common(token, ds.functionSource, staged, { asynchronous });
