@@ -100,9 +100,13 @@ describe("script Datasets on localhost", () => {
     ds.appendRun({ i: 2, mode: "own" }, { timeout: 100 });
     for (let i = 3; i < 6; i++) ds.appendRun({ i, mode: "plain" });
     const results = await runAll(ds, { asynchronous: false });
-    expect((results[0] as RunnerFailedError).message).toBe("exited with code 124: Error: timed out after 2 s");
+    expect((results[0] as RunnerFailedError).message).toBe(
+      "exited with code 124: Error: timed out after 2 s",
+    );
     // One that ignores TERM is killed 5 s later, and still reported as timed out.
-    expect((results[1] as RunnerFailedError).message).toBe("exited with code 137: Error: timed out after 1 s");
+    expect((results[1] as RunnerFailedError).message).toBe(
+      "exited with code 137: Error: timed out after 1 s",
+    );
     // Its own exit code 124, well within its limit, is not a time-out.
     expect((results[2] as RunnerFailedError).message).toBe("exited with code 124: gave up");
     expect(results.slice(3)).toEqual(["done 3", "done 4", "done 5"]);
