@@ -185,6 +185,11 @@ describe("shell code: values are shell-quoted", () => {
     expect(files).toEqual([]);
   });
 
+  it("a shift in arithmetic is not a here-document", () => {
+    const { stdout } = runBash(render("echo $((1 << 2)) #x#\n(( y = 1<<3 )); echo $y #x#\n", { x: "a b" }));
+    expect(stdout).toBe("4 a b\n8 a b\n");
+  });
+
   it("a here-string (<<<) is not a here-document", () => {
     const { stdout } = runBash(render("cat <<< #x#\necho #x#\n", { x: "a b" }));
     expect(stdout).toBe("a b\na b\n");

@@ -97,12 +97,14 @@ const WORD_END = /[\s;&|()<>]/;
 /**
  * Where each placeholder of the template stands: one context per placeholder occurrence, line by line.
  * `lines` are the template's lines with every placeholder replaced by MARK. Quotes and here-documents
- * may span lines; command substitutions are not followed (their quotes count as the outer ones).
+ * may span lines; command substitutions are not followed (their quotes count as the outer ones);
+ * `<<` inside `(( ))` / `$(( ))` is a shift, not a here-document.
  */
 function scan(lines: readonly string[]): PlaceholderContext[][] {
   let quote: "" | "'" | '"' | "$'" = "";
   let body: HereDoc | undefined;
   const pending: HereDoc[] = [];
+  let arithmetic = 0; // inside (( )) or $(( )), where << is a shift
   return lines.map((s) => {
     const out: PlaceholderContext[] = [];
     const mark = (context: PlaceholderContext) => out.push(context);
@@ -161,7 +163,13 @@ function scan(lines: readonly string[]): PlaceholderContext[][] {
       } else if (c === "#" && (i === 0 || WORD_START.test(s[i - 1]))) {
         for (const rest of s.slice(i)) if (rest === MARK) mark("comment");
         break;
-      } else if (c === "<" && s[i + 1] === "<" && s[i + 2] !== "<") {
+      } else if (c === "(" && s[i + 1] === "(") {
+        arithmetic++;
+        i++;
+      } else if (c === ")" && s[i + 1] === ")" && arithmetic > 0) {
+        arithmetic--;
+        i++;
+      } else if (c === "<" && s[i + 1] === "<" && s[i + 2] !== "<" && arithmetic === 0) {
         let j = i + 2;
         const stripTabs = s[j] === "-";
         if (stripTabs) j++;
