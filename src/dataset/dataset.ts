@@ -712,7 +712,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
     }
     if (unfetched && !this.hinted.has("unfetched")) {
       this.hinted.add("unfetched");
-      parts.push(`${unfetched} finished but their results are not fetched`);
+      parts.push(`${unfetched} runner(s) finished but their results are not fetched`);
     }
     if (parts.length === 0) return;
     const advice = running ? "call wait() then fetchResults()" : "call fetchResults()";

@@ -85,12 +85,12 @@ export function checkOptionKeys(call: string, options: object, keys: OptionKeys)
     const hint = suggestion === undefined ? undefined : `did you mean \`${suggestion}\`?`;
     if (!runArgs) {
       const names = [...own];
-      throw new InvalidArgumentError(
-        `${call} option`,
-        key,
-        names.length ? `one of ${names.map((n) => `\`${n}\``).join(", ")}` : "no options",
-        hint,
-      );
+      const expected = !names.length
+        ? `no options (${call} takes none)`
+        : hint
+          ? `an option of ${call}`
+          : `one of ${names.map((n) => `\`${n}\``).join(", ")}`;
+      throw new InvalidArgumentError(`${call} option`, key, expected, hint);
     }
     if (hint)
       throw new InvalidArgumentError(`${call} option`, key, `an option of ${call} or a run arg`, hint);
