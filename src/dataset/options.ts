@@ -21,9 +21,12 @@ export interface DatasetOwnOptions {
   computer?: Computer;
   /** 0 = quiet, 1 = default messages, 2 = verbose. `true` = 2, `false` = 0. */
   verbose?: number | boolean;
-  /** Folder of the database file. Default: the working directory. */
+  /** Folder of the database file (`~/…`: under the home). Default: the working directory. */
   dbDir?: string;
-  /** Files (local paths) sent into remoteDir with every run, reachable from runDir as `../file`. */
+  /**
+   * Files (local paths, `~/…` under the home) sent into remoteDir with every run, where the function
+   * runs (with runDir, at `../file`).
+   */
   extraFilesSend?: string[];
   /** Where messages go (default console.log). */
   logger?: Logger;
