@@ -361,7 +361,7 @@ export function exitError(code: number, stderr: string): string {
  * of a failure) and keep local copies `<name>.out` / `<name>.err` (and `<name>.result`) beside the
  * staged files.
  */
-export async function fetchScriptOutputs<Args extends Record<string, unknown>, Result>(
+export async function fetchScriptOutputs<Args extends object, Result>(
   exec: (script: string) => Promise<{ stdout: string }>,
   folder: string,
   groups: { p: Placement; runners: Runner<Args, Result>[] }[],
