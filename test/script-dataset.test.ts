@@ -63,7 +63,7 @@ describe("script Datasets on localhost", () => {
     await ds.close();
   });
 
-  it("a failing script gives a RunnerFailedError carrying its stderr", async () => {
+  it("a failing script gives a RunnerFailedError carrying its stderr and its exit code", async () => {
     const { ds } = make("fail", "echo partial\necho 'first problem' >&2\necho #msg# >&2\nexit #code#\n");
     ds.appendRun({ msg: "the last line", code: 3 });
     ds.appendRun({ msg: "fine", code: 0 });
@@ -71,13 +71,15 @@ describe("script Datasets on localhost", () => {
     silent.appendRun({ code: 7 });
     const [bad, good] = await runAll(ds);
     expect(bad).toBeInstanceOf(RunnerFailedError);
-    expect((bad as RunnerFailedError).message).toBe("the last line");
-    expect((bad as RunnerFailedError).fullError).toBe("first problem\nthe last line\n");
+    expect((bad as RunnerFailedError).message).toBe("exited with code 3: the last line");
+    expect((bad as RunnerFailedError).fullError).toBe(
+      "first problem\nthe last line\nexited with code 3: the last line",
+    );
     expect(good).toBe("partial");
     expect(ds.errors[0]).toBe(bad);
     expect(ds.runners.map((r) => r.state)).toEqual(["failed", "satisfied"]);
     const [quiet] = await runAll(silent);
-    expect((quiet as RunnerFailedError).message).toBe("exit code 7");
+    expect((quiet as RunnerFailedError).message).toBe("exited with code 7");
     await ds.close();
     await silent.close();
   });
@@ -98,11 +100,15 @@ describe("script Datasets on localhost", () => {
     ds.appendRun({ i: 2, mode: "own" }, { timeout: 100 });
     for (let i = 3; i < 6; i++) ds.appendRun({ i, mode: "plain" });
     const results = await runAll(ds, { asynchronous: false });
-    expect((results[0] as RunnerFailedError).message).toBe("Error: timed out after 2 s");
+    expect((results[0] as RunnerFailedError).message).toBe(
+      "exited with code 124: Error: timed out after 2 s",
+    );
     // One that ignores TERM is killed 5 s later, and still reported as timed out.
-    expect((results[1] as RunnerFailedError).message).toBe("Error: timed out after 1 s");
+    expect((results[1] as RunnerFailedError).message).toBe(
+      "exited with code 137: Error: timed out after 1 s",
+    );
     // Its own exit code 124, well within its limit, is not a time-out.
-    expect((results[2] as RunnerFailedError).message).toBe("gave up");
+    expect((results[2] as RunnerFailedError).message).toBe("exited with code 124: gave up");
     expect(results.slice(3)).toEqual(["done 3", "done 4", "done 5"]);
     await ds.close();
   }, 60_000);
@@ -220,6 +226,9 @@ describe("script Datasets on localhost", () => {
     expect(error).toBeInstanceOf(TemplateError);
     expect((error as TemplateError).placeholder).toBe("name");
     expect((error as TemplateError).runner).toBe("nameless");
+    // script placeholders read the runner's args: the message says so
+    expect((error as TemplateError).message).toContain('appendRun args need key "name"');
+    expect((error as TemplateError).message).not.toContain("run arg");
     expect(ds.runners.map((r) => r.state)).toEqual(["created", "created"]);
     expect(existsSync(d.localDir)).toBe(false);
     expect(existsSync(d.remoteDir)).toBe(false);
@@ -320,7 +329,7 @@ describe("script Datasets over SSH without node", () => {
     const results = await ds.fetchResults();
     expect(connection.stats.launches - before).toBeLessThanOrEqual(2); // status + one fetch
     expect(results.slice(0, 2)).toEqual(["x y|$(whoami)|", "ü|1|2|"]);
-    expect((results[2] as RunnerFailedError).message).toBe("boom");
+    expect((results[2] as RunnerFailedError).message).toBe("exited with code 2: boom");
     await ds.close();
 
     const fn = new Dataset((args: Record<string, unknown>) => args, {

@@ -62,7 +62,7 @@ it("script runners packed into a Slurm job array run with bash alone", async () 
     const job = ds.runners[0].jobId!.replace(/_\d+$/, "");
     expect(results[0]).toMatch(new RegExp(`^1 ${job}$`));
     expect(results[1]).toMatch(/^2 \d+$/);
-    expect((results[2] as RunnerFailedError).message).toBe("three is bad");
+    expect((results[2] as RunnerFailedError).message).toBe("exited with code 4: three is bad");
     expect(results[3]).toMatch(/^4 \d+$/);
     expect(results[4]).toMatch(/^5 \d+$/);
     expect(ds.runners.map((r) => r.state)).toEqual([

@@ -83,9 +83,18 @@ describe("placeholder grammar", () => {
     expect(render("#n:default=2# and #n#", {})).toBe("2 and 2");
   });
 
-  it("joins arrays with commas, or with sep", () => {
-    expect(render("--exclude=#avoid:optional=true#", { avoid: ["a", "b"] })).toBe("--exclude=a,b");
-    expect(render("h=!(#avoid:format=list:sep=|#)", { avoid: "a, b c" })).toBe("h=!(a|b|c)");
+  it("on directive lines joins arrays with commas, or with sep", () => {
+    expect(render("#SBATCH --exclude=#avoid:optional=true#", { avoid: ["a", "b"] })).toBe(
+      "#SBATCH --exclude=a,b",
+    );
+    expect(render("#$ -l h=!(#avoid:format=list:sep=|#)", { avoid: "a, b c" })).toBe("#$ -l h=!(a|b|c)");
+  });
+
+  it("in shell code an array is one word per item, format=list one comma-joined word", () => {
+    expect(render("module load #mods#", { mods: ["gcc/12", "open mpi"] })).toBe(
+      "module load gcc/12 'open mpi'",
+    );
+    expect(render("export L=#mods:format=list#", { mods: ["a", "b c"] })).toBe("export L='a,b c'");
   });
 
   it("renders numbers and booleans as text", () => {

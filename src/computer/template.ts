@@ -3,7 +3,9 @@
  *
  * A placeholder is `#name#` or `#name:key=value:key=value#` on ONE line, where `name` is an identifier
  * (`[A-Za-z_][A-Za-z0-9_]*`). Anything else that starts with `#` (`#SBATCH`, `#!/bin/bash`, `# note`,
- * `#$ -cwd`) is plain text because a space, `!` or `$` cannot appear in an identifier.
+ * `#$ -cwd`) is plain text because a space, `!` or `$` cannot appear in an identifier. An UNCLOSED
+ * placeholder, `#name:key=` with one of the keys below and no closing `#` on its line (`#time:format=time`),
+ * is a TemplateError naming the line; `#name` alone cannot be told from a directive and is text.
  *
  * Keys:
  * - `default=` value used when the run args have none; may contain links in braces (`{timeout}`,
@@ -13,17 +15,34 @@
  *   required: no value → TemplateError. An optional placeholder without a value drops its whole line.
  * - `min=`, `max=` numeric bounds (for `format=time|minutes` in seconds).
  * - `format=time` → HH:MM:SS (hours may exceed 24); `minutes` → whole minutes (LSF `-W`);
- *   `int`, `float` → checked numbers; `list` → array or comma/space separated string joined by `sep`.
+ *   `int`, `float` → checked numbers; `list` → array or comma/space separated string joined by `sep`
+ *   into ONE value (a comma-joined list by default).
  * - `sep=` separator for arrays (default ",").
  * - `requires=a,b` this placeholder, when it has a value, needs `a` and `b` to have one too. The
  *   names must be placeholders of the same template (checked when the template is parsed).
  * Option values run up to the next `:key=` or the closing `#`, so they may contain `:` (`01:30:00`)
  * but not `#` or a newline. Run-arg values that are exactly `{...}` are links too.
- * Values are rendered as text; a value containing a newline is refused (it would inject directives).
  *
- * Rendered with `{ shell: true }` (script Datasets), every value becomes shell words instead: the
- * values given are taken literally (never read as links), each formatted value is shell-quoted into
- * ONE word (newlines allowed), and an array without a `format` becomes one quoted word per item.
+ * Where a placeholder stands decides how its value is written (the template is read the way bash
+ * and the scheduler read it, see `scan`):
+ * - On a DIRECTIVE line (`#` in column 0 followed by a non-blank other than `!`: `#SBATCH`, `#PBS`,
+ *   `#$`, `#BSUB`...) the value is text for the scheduler, an array joined by `sep`. sbatch reads
+ *   quotes and backslash escapes on `#SBATCH`/`#SLURM` lines, so a value with whitespace, quotes, `\`
+ *   or `#` is written quoted there (`--partition="short queue"`; escaped only when the line already
+ *   quotes it; after an unquoted `#`, sbatch's comment, it is text); other schedulers document no
+ *   quoting of directive values, so there such a value is a TemplateError naming placeholder and value.
+ * - On a COMMENT (`#!...`, `# ...`, or after an unquoted `#` that starts a word) it is plain text.
+ * - In shell code it is SHELL-QUOTED: unquoted, it becomes one shell word, an array one word per item
+ *   (`format=list` makes one word of the joined list); inside `"..."`, `'...'` or `$'...'` on the line
+ *   it is escaped for that quoting and stays literal text of the string (an array: items joined by
+ *   spaces); in a here-document body it is escaped for the body (`\`, `$`, backquote), or written as
+ *   is when the delimiter is quoted (`<<'EOF'`).
+ * A value containing a newline is refused in Computer templates (it would inject directives or
+ * commands), and wherever a newline would end the construct (comments, directives, here-documents).
+ *
+ * Rendered with `{ shell: true }` (script Datasets), the values given are taken literally (never read
+ * as links), there are no directive lines (a `#` line is a comment), and a newline may stand in a
+ * quoted word or string.
  */
 import { describeValue, TemplateError } from "../shared/errors.js";
 import { shellQuote } from "../shared/quote.js";
@@ -48,6 +67,138 @@ export interface Placeholder {
 }
 
 const PLACEHOLDER_RE = /#([A-Za-z_][A-Za-z0-9_]*)((?::[A-Za-z_]+=[^#\n]*)?)#/g;
+/** What is left of a placeholder whose closing `#` is missing: `#name:key=` with a known key. */
+const UNCLOSED_RE = new RegExp(`#([A-Za-z_][A-Za-z0-9_]*):(?:${KEYS.join("|")})=`);
+/** Stands for one placeholder while a line is scanned (cannot occur in a template). */
+const MARK = "\u0000";
+
+/** How a placeholder's value is written, by where it stands (see the module comment). */
+export type PlaceholderContext =
+  | "directive" // scheduler directive line, strict: refuse what the scheduler would split
+  | "slurm" // #SBATCH / #SLURM line: quote what sbatch would split
+  | "slurm-quoted" // the same, inside quotes of the line
+  | "comment"
+  | "word" // unquoted shell code
+  | "double" // inside "..."
+  | "single" // inside '...'
+  | "ansi" // inside $'...'
+  | "heredoc" // body of <<EOF
+  | "heredoc-literal"; // body of <<'EOF'
+
+interface HereDoc {
+  delimiter: string;
+  stripTabs: boolean;
+  literal: boolean;
+}
+
+const WORD_START = /[\s;&|()<>]/;
+const WORD_END = /[\s;&|()<>]/;
+
+/**
+ * Where each placeholder of the template stands: one context per placeholder occurrence, line by line.
+ * `lines` are the template's lines with every placeholder replaced by MARK. Quotes and here-documents
+ * may span lines; command substitutions are not followed (their quotes count as the outer ones);
+ * `<<` inside `(( ))` / `$(( ))` is a shift, not a here-document.
+ */
+function scan(lines: readonly string[]): PlaceholderContext[][] {
+  let quote: "" | "'" | '"' | "$'" = "";
+  let body: HereDoc | undefined;
+  const pending: HereDoc[] = [];
+  let arithmetic = 0; // inside (( )) or $(( )), where << is a shift
+  return lines.map((s) => {
+    const out: PlaceholderContext[] = [];
+    const mark = (context: PlaceholderContext) => out.push(context);
+    if (body) {
+      const here = body;
+      if ((here.stripTabs ? s.replace(/^\t+/, "") : s) === here.delimiter) body = pending.shift();
+      for (const c of s) if (c === MARK) mark(here.literal ? "heredoc-literal" : "heredoc");
+      return out;
+    }
+    if (quote === "" && /^#(SBATCH|SLURM)(\s|$)/.test(s)) {
+      // sbatch's reading of the line (src/sbatch/opt.c, _get_argument): a backslash escapes the next
+      // character, "..." and '...' quote, an unquoted # ends the line.
+      let q = "";
+      for (let i = 0; i < s.length; i++) {
+        const c = s[i];
+        if (c === MARK) mark(q === "" ? "slurm" : "slurm-quoted");
+        else if (c === "\\") i++;
+        else if (q !== "") {
+          if (c === q) q = "";
+        } else if (c === '"' || c === "'") q = c;
+        else if (c === "#" && i > 0) {
+          for (const rest of s.slice(i)) if (rest === MARK) mark("comment");
+          break;
+        }
+      }
+      return out;
+    }
+    if (quote === "" && s.startsWith("#")) {
+      const kind: PlaceholderContext = /^#[^\s!]/.test(s) ? "directive" : "comment";
+      for (const c of s) if (c === MARK) mark(kind);
+      return out;
+    }
+    for (let i = 0; i < s.length; i++) {
+      const c = s[i];
+      if (quote === "'") {
+        if (c === "'") quote = "";
+        else if (c === MARK) mark("single");
+        continue;
+      }
+      if (quote === "$'" || quote === '"') {
+        if (c === MARK) mark(quote === '"' ? "double" : "ansi");
+        else if (c === "\\") {
+          if (s[i + 1] === MARK) mark(quote === '"' ? "double" : "ansi");
+          i++;
+        } else if (c === (quote === '"' ? '"' : "'")) quote = "";
+        continue;
+      }
+      if (c === MARK) mark("word");
+      else if (c === "\\") {
+        if (s[i + 1] === MARK) mark("word");
+        i++;
+      } else if (c === "'" || c === '"') quote = c;
+      else if (c === "$" && s[i + 1] === "'") {
+        quote = "$'";
+        i++;
+      } else if (c === "#" && (i === 0 || WORD_START.test(s[i - 1]))) {
+        for (const rest of s.slice(i)) if (rest === MARK) mark("comment");
+        break;
+      } else if (c === "(" && s[i + 1] === "(") {
+        arithmetic++;
+        i++;
+      } else if (c === ")" && s[i + 1] === ")" && arithmetic > 0) {
+        arithmetic--;
+        i++;
+      } else if (c === "<" && s[i + 1] === "<" && s[i + 2] !== "<" && arithmetic === 0) {
+        let j = i + 2;
+        const stripTabs = s[j] === "-";
+        if (stripTabs) j++;
+        while (s[j] === " " || s[j] === "\t") j++;
+        let word = "";
+        let literal = false;
+        let q = "";
+        for (; j < s.length && (q !== "" || !WORD_END.test(s[j])); j++) {
+          const d = s[j];
+          if (d === MARK) mark("word"); // a placeholder in a delimiter: as a word (odd, but harmless)
+          if (q !== "") {
+            if (d === q) q = "";
+            else word += d;
+          } else if (d === "'" || d === '"') {
+            q = d;
+            literal = true;
+          } else if (d === "\\") {
+            literal = true;
+            word += s[++j] ?? "";
+          } else word += d;
+        }
+        if (word !== "") pending.push({ delimiter: word, stripTabs, literal });
+        i = j - 1;
+      }
+    }
+    if (quote === "" && pending.length) body = pending.shift();
+    return out;
+  });
+}
 
 type Values = Readonly<Record<string, unknown>>;
 
@@ -134,7 +285,7 @@ export class Template {
   readonly source: string;
   /** Placeholders by name, in order of first appearance. */
   readonly placeholders: ReadonlyMap<string, Placeholder>;
-  private readonly lines: { text: string; names: string[] }[];
+  private readonly lines: { text: string; names: string[]; contexts: PlaceholderContext[] }[];
 
   private constructor(source: string, placeholders: Map<string, Placeholder>, lines: Template["lines"]) {
     this.source = source;
@@ -147,7 +298,13 @@ export class Template {
     if (typeof source !== "string")
       throw new TemplateError("template", undefined, "the template must be a string");
     const placeholders = new Map<string, Placeholder>();
-    const lines = source.split("\n").map((text) => {
+    const texts = source.split("\n");
+    const masked: string[] = [];
+    const parsed = texts.map((text, index) => {
+      if (text.includes(MARK))
+        throw new TemplateError("template", undefined, "the template must not contain NUL bytes", {
+          line: index + 1,
+        });
       const names: string[] = [];
       for (const m of text.matchAll(PLACEHOLDER_RE)) {
         const parsed = parseOptions(m[1], m[0], m[2]);
@@ -162,8 +319,22 @@ export class Template {
         if (!known) placeholders.set(parsed.name, parsed);
         names.push(parsed.name);
       }
+      const rest = text.replace(PLACEHOLDER_RE, MARK);
+      const open = UNCLOSED_RE.exec(rest);
+      if (open) {
+        const shown = rest.slice(open.index).split(MARK)[0].trimEnd();
+        throw new TemplateError(
+          open[1],
+          undefined,
+          `unclosed placeholder ${JSON.stringify(shown.length > 80 ? `${shown.slice(0, 77)}...` : shown)}: no closing # on the line (write #${open[1]}:...#)`,
+          { line: index + 1 },
+        );
+      }
+      masked.push(rest);
       return { text, names };
     });
+    const contexts = scan(masked);
+    const lines = parsed.map((l, i) => ({ ...l, contexts: contexts[i] }));
     for (const p of placeholders.values())
       for (const other of p.requires)
         if (!placeholders.has(other))
@@ -187,10 +358,12 @@ export class Template {
         out.push(line.text);
         continue;
       }
-      const rendered = new Map<string, string | undefined>();
-      for (const name of line.names) rendered.set(name, resolver.rendered(name));
-      if ([...rendered.values()].some((v) => v === undefined)) continue; // an optional placeholder is empty
-      out.push(line.text.replace(PLACEHOLDER_RE, (_m, name: string) => rendered.get(name) as string));
+      const rendered = line.names.map((name, i) =>
+        resolver.rendered(name, line.contexts[i] ?? "word", line.text),
+      );
+      if (rendered.some((v) => v === undefined)) continue; // an optional placeholder is empty
+      let i = 0;
+      out.push(line.text.replace(PLACEHOLDER_RE, () => rendered[i++] as string));
     }
     return out.join("\n");
   }
@@ -208,8 +381,8 @@ class Resolver {
     private readonly shell = false,
   ) {}
 
-  private error(name: string, message: string): TemplateError {
-    return new TemplateError(name, this.runner, message);
+  private error(name: string, message: string, value?: unknown): TemplateError {
+    return new TemplateError(name, this.runner, message, value === undefined ? {} : { value });
   }
 
   /** The value of a name before formatting: run arg, else default; links evaluated. */
@@ -249,14 +422,18 @@ class Resolver {
     return empty ? undefined : text;
   }
 
-  /** The text for a placeholder, or undefined when it is optional and empty (the line is dropped). */
-  rendered(name: string): string | undefined {
+  /**
+   * The text for a placeholder standing in `context` on the template line `line`, or undefined when
+   * it is optional and empty (the line is dropped).
+   */
+  rendered(name: string, context: PlaceholderContext = "word", line = ""): string | undefined {
     const p = this.template.placeholders.get(name) as Placeholder;
     const value = this.resolve(name);
     if (isEmpty(value)) {
       if (p.optional) return undefined;
       const why = p.default !== undefined ? `its default ${p.default} has no value` : "no value was given";
-      throw this.error(name, `required but ${why} (set run arg "${name}")`);
+      const hint = this.shell ? `appendRun args need key "${name}"` : `set run arg "${name}"`;
+      throw this.error(name, `required but ${why} (${hint})`);
     }
     for (const other of p.requires)
       if (isEmpty(this.resolve(other, name)))
@@ -264,23 +441,79 @@ class Resolver {
           name,
           `requires "${other}", which has no value (placeholder ${name} = ${describeValue(value)})`,
         );
-    if (this.shell) return this.quoted(p, value);
-    const text = this.format(p, value);
-    if (/[\r\n]/.test(text))
-      throw this.error(name, `value must not contain a newline: ${describeValue(text)}`);
-    return text;
+    if (this.shell && (context === "directive" || context.startsWith("slurm"))) context = "comment";
+    // Arrays without a format: one shell word per item; in a string, items joined by spaces.
+    const items = Array.isArray(value) && p.format === undefined ? value : [value];
+    const texts = items.map((item) => {
+      const text = this.format(p, item);
+      if (text.includes("\0")) throw this.error(name, "value must not contain a NUL byte", text);
+      const newlineEnds = !["word", "double", "single", "ansi"].includes(context);
+      if (/[\r\n]/.test(text) && (newlineEnds || !this.shell))
+        throw this.error(
+          name,
+          `value must not contain a newline (it would inject ${context.startsWith("slurm") || context === "directive" ? "directives" : "lines"}): ${describeValue(text)}`,
+          text,
+        );
+      return text;
+    });
+    switch (context) {
+      case "word":
+        return texts.map(shellQuote).join(" ");
+      case "double":
+        return texts.join(" ").replace(/[\\"$`]/g, "\\$&");
+      case "single":
+        return texts.join(" ").replace(/'/g, "'\\''");
+      case "ansi":
+        return texts.join(" ").replace(/[\\']/g, "\\$&");
+      case "heredoc":
+        return texts.join(" ").replace(/[\\$`]/g, "\\$&");
+      case "heredoc-literal":
+        return texts.join(" ");
+      case "comment":
+        return this.scalar(name, texts, p.sep ?? ",");
+      case "slurm":
+      case "slurm-quoted":
+      case "directive":
+        return this.directive(p, this.scalar(name, texts, p.sep ?? ","), context, line);
+    }
   }
 
-  /** Shell words: one quoted word, or one per item of an array given without a format. */
-  private quoted(p: Placeholder, value: unknown): string {
-    const items = Array.isArray(value) && p.format === undefined ? value : [value];
-    return items
-      .map((item) => {
-        const text = this.format(p, item);
-        if (text.includes("\0")) throw this.error(p.name, "value must not contain a NUL byte");
-        return shellQuote(text);
-      })
-      .join(" ");
+  /**
+   * A value on a scheduler directive line. sbatch splits `#SBATCH` lines into arguments at unquoted
+   * whitespace, honours "..." and '...' quotes and backslash escapes (also inside quotes), and ends
+   * the line at an unquoted `#` (Slurm's src/sbatch/opt.c, `_get_argument`; a backslash does NOT keep
+   * whitespace in an argument): a value with whitespace, quotes, backslashes or `#` is written in
+   * double quotes with `\` and quotes backslash-escaped (inside quotes the line already has: escaped
+   * only). sbatch also blanks out the words "hetjob" and "packjob" anywhere on the line: refused.
+   * Other schedulers document no quoting of directive values: whitespace, quotes, backslashes and `#`
+   * are refused there.
+   */
+  private directive(
+    p: Placeholder,
+    text: string,
+    context: "slurm" | "slurm-quoted" | "directive",
+    line: string,
+  ): string {
+    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(text))
+      throw this.error(p.name, `value ${describeValue(text)} has control characters (line "${line}")`, text);
+    if (context !== "directive") {
+      if (/hetjob|packjob/i.test(text))
+        throw this.error(
+          p.name,
+          `value ${describeValue(text)} cannot stand on the directive line "${line}": sbatch blanks out the words hetjob and packjob there`,
+          text,
+        );
+      if (!/[\s"'\\#]/.test(text)) return text;
+      const escaped = text.replace(/["'\\]/g, "\\$&");
+      return context === "slurm" ? `"${escaped}"` : escaped;
+    }
+    if (/[\s"'\\#]/.test(text))
+      throw this.error(
+        p.name,
+        `value ${describeValue(text)} cannot stand on the directive line "${line}": the scheduler would split or misread it (whitespace, quotes, backslashes and # are refused there; #SBATCH lines quote them)`,
+        text,
+      );
+    return text;
   }
 
   private format(p: Placeholder, value: unknown): string {

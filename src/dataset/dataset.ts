@@ -57,7 +57,7 @@ import {
   sameSettings,
   storedDataset,
 } from "./records.js";
-import { checkScriptArgs, parseScript } from "./script.js";
+import { checkScriptArgs, parseScript, resultOption, type ScriptResult } from "./script.js";
 import type { MasterLiveness } from "./status.js";
 import { submit } from "./submission.js";
 import { cancel, refresh, waitUntil } from "./tracking.js";
@@ -87,6 +87,8 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
   private readonly functionSource: string;
   /** The script of a script Dataset (then functionSource is ""). */
   readonly script: string | undefined;
+  /** A script Dataset's result file and its format (the `resultFile` option); else the result is stdout. */
+  readonly scriptResult: ScriptResult | undefined;
   private readonly template: Template | undefined;
   private readonly verbosity: number;
   private readonly logger: Logger;
@@ -146,6 +148,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
       this.script = undefined;
       this.template = undefined;
     }
+    this.scriptResult = resultOption(options.resultFile, options.resultFormat, this.script !== undefined);
     const { own, runArgs } = splitOptions(options, DATASET_OWN_KEYS);
     const { name, verbosity, logger, connection, ownsConnection, computer, extraFilesSend, dbDir } =
       datasetSettings(own, runArgs);
@@ -156,7 +159,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
     this.computer = computer;
     this.extraFilesSend = extraFilesSend;
     this.name = name;
-    this.identity = datasetIdentity(name, this.script, this.functionSource);
+    this.identity = datasetIdentity(name, this.script, this.functionSource, this.scriptResult);
     this.internals = this.makeInternals();
     try {
       mkdirSync(dbDir, { recursive: true, mode: 0o700 });
@@ -231,6 +234,11 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
       String(stored.options.name),
       stored.options.script,
       stored.functionSource ?? "",
+      resultOption(
+        stored.options.resultFile,
+        stored.options.resultFormat,
+        stored.options.script !== undefined,
+      ),
     );
     if (found !== stored.identity) {
       throw new DatabaseError(
@@ -595,6 +603,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
       connection: this.connection,
       scheduler: this.scheduler,
       script: this.template,
+      ...(this.scriptResult ? { scriptResult: this.scriptResult } : {}),
       functionSource: this.functionSource,
       extraFilesSend: this.extraFilesSend,
       placements: this.placements,
@@ -878,6 +887,10 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
       ...(this.script !== undefined ? { script: this.script } : { functionSource: this.functionSource }),
       connection: this.connection.toJSON(),
     };
+    if (this.scriptResult) {
+      meta.resultFile = this.scriptResult.file;
+      meta.resultFormat = this.scriptResult.format;
+    }
     if (this.computer) meta.computer = this.computer.toJSON();
     return meta;
   }
@@ -928,7 +941,20 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
   }
 }
 
-/** Hash of a Dataset's name and its script (script Datasets) or its function's source. */
-function datasetIdentity(name: string, script: string | undefined, functionSource: string): string {
-  return hashOf(script !== undefined ? { script, name } : { function: functionSource, name });
+/**
+ * Hash of a Dataset's name and its script (script Datasets) or its function's source. A script
+ * Dataset's result file and its format are part of what the far side does: they count too (when set).
+ */
+function datasetIdentity(
+  name: string,
+  script: string | undefined,
+  functionSource: string,
+  scriptResult?: ScriptResult,
+): string {
+  if (script === undefined) return hashOf({ function: functionSource, name });
+  return hashOf(
+    scriptResult
+      ? { script, name, resultFile: scriptResult.file, resultFormat: scriptResult.format }
+      : { script, name },
+  );
 }

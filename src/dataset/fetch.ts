@@ -38,7 +38,7 @@ export async function fetchFinished<Args extends object, Result>(
   }
   if (groups.size === 0) return;
   if (ds.script) {
-    await fetchScriptOutputs((s) => ds.connection.exec(s), folder, [...groups.values()]);
+    await fetchScriptOutputs((s) => ds.connection.exec(s), folder, [...groups.values()], ds.scriptResult);
     ds.saveRunners(todo);
     return;
   }

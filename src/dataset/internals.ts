@@ -4,6 +4,7 @@ import type { Connection } from "../connection/types.js";
 import type { Runner } from "../runner/index.js";
 import type { UpstreamSubmission } from "./plans.js";
 import type { Placement } from "./records.js";
+import type { ScriptResult } from "./script.js";
 import type { MasterLiveness } from "./status.js";
 
 /** What tracking and fetching use of a Dataset's private state (a live view, not a copy). */
@@ -16,6 +17,8 @@ export interface DatasetInternals<Args extends object, Result> {
   readonly scheduler: Computer | undefined;
   /** The script of a script Dataset (undefined for a function Dataset). */
   readonly script: Template | undefined;
+  /** Where a script runner's result comes from when it is not its stdout (the `resultFile` option). */
+  readonly scriptResult?: ScriptResult;
   /** Every runner, in order. */
   readonly runners: readonly Runner<Args, Result>[];
   /** Where each runner's files went for its current submission, by runner name. */

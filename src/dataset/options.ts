@@ -35,6 +35,13 @@ export interface DatasetOwnOptions {
    * runner's args fill its `#placeholder#`s, shell-quoted; the result is the script's stdout.
    */
   script?: string;
+  /**
+   * Script Datasets: the result is this file (relative to the runner's working folder, remoteDir or
+   * remoteDir/runDir) as the script left it when it exited 0, instead of its stdout.
+   */
+  resultFile?: string;
+  /** How `resultFile` is parsed; default by its extension (.json, .yaml/.yml, anything else text). */
+  resultFormat?: "json" | "yaml" | "text";
 }
 
 export const DATASET_OWN_KEYS: ReadonlySet<string> = new Set([
@@ -49,6 +56,8 @@ export const DATASET_OWN_KEYS: ReadonlySet<string> = new Set([
   "extraFilesSend",
   "logger",
   "script",
+  "resultFile",
+  "resultFormat",
 ]);
 
 export type DatasetOptions = DatasetOwnOptions & RunArgs;

@@ -18,6 +18,9 @@ export interface DatasetMeta {
   functionSource?: string;
   /** The script of a script Dataset (instead of functionSource). */
   script?: string;
+  /** A script Dataset's `resultFile` option and the format it is read in (`resultFormat` or by extension). */
+  resultFile?: string;
+  resultFormat?: "json" | "yaml" | "text";
   connection?: ConnectionSpec;
   computer?: ComputerOptions;
 }
@@ -61,8 +64,10 @@ function checkMeta(m: unknown): string | undefined {
   if (!isObject(m.runArgs)) return field("runArgs", m.runArgs, "an object");
   if (!Number.isSafeInteger(m.nextIndex) || (m.nextIndex as number) < 0)
     return field("nextIndex", m.nextIndex, "a non-negative integer");
-  for (const k of ["functionSource", "script"] as const)
+  for (const k of ["functionSource", "script", "resultFile"] as const)
     if (m[k] !== undefined && typeof m[k] !== "string") return field(k, m[k], "a string");
+  if (m.resultFormat !== undefined && !["json", "yaml", "text"].includes(m.resultFormat as string))
+    return field("resultFormat", m.resultFormat, '"json", "yaml" or "text"');
   if (m.connection !== undefined) {
     const c = m.connection;
     if (!isObject(c) || (c.kind !== "local" && c.kind !== "ssh"))
@@ -211,6 +216,8 @@ export function storedDataset(
     connection,
     ...(meta.computer ? { computer: new Computer(meta.computer) } : {}),
     ...(meta.script ? { script: meta.script } : {}),
+    ...(meta.resultFile !== undefined ? { resultFile: meta.resultFile } : {}),
+    ...(meta.resultFormat !== undefined ? { resultFormat: meta.resultFormat } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.verbose !== undefined ? { verbose: options.verbose } : {}),
   };

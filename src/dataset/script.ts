@@ -1,10 +1,13 @@
 /**
  * Script Datasets: a bash script with `#placeholder#`s instead of a function. Each runner's args
- * fill the placeholders (the grammar of Computer templates), every value shell-quoted into one word;
- * the runs are driven by plain bash on the far side (no node), and a runner's result is its stdout.
+ * fill the placeholders (the grammar of Computer templates), every value shell-quoted for where it
+ * stands; the runs are driven by plain bash on the far side (no node), and a runner's result is its
+ * stdout, or the file named by the `resultFile` option (copied beside the outputs when the script
+ * exits 0, parsed on the driver at fetch as JSON, YAML or text).
  */
 import { mkdir, writeFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { extname, isAbsolute, resolve } from "node:path";
+import { parse as parseYAML } from "yaml";
 import { Template } from "../computer/template.js";
 import { encode } from "../remote/codec.mjs";
 import type { Runner } from "../runner/index.js";
@@ -18,6 +21,71 @@ import { markFailed } from "./tracking.js";
 export const scriptFile = (runner: string) => `${runner}.sh`;
 export const outFile = (runner: string) => `${runner}.out`;
 export const errFile = (runner: string) => `${runner}.err`;
+/** The copy of a runner's result file, beside its outputs (with the `resultFile` option). */
+export const resultCopyFile = (runner: string) => `${runner}.result`;
+
+export type ResultFormat = "json" | "yaml" | "text";
+const RESULT_FORMATS: readonly ResultFormat[] = ["json", "yaml", "text"];
+
+/** Where a script runner's result comes from when it is not its stdout. */
+export interface ScriptResult {
+  /** Path relative to the runner's working folder (remoteDir, or remoteDir/runDir). */
+  file: string;
+  format: ResultFormat;
+}
+
+/**
+ * Check the `resultFile` and `resultFormat` options (script Datasets only). Without `resultFormat`
+ * the format follows the extension: `.json` → json, `.yaml`/`.yml` → yaml, anything else → text.
+ */
+export function resultOption(file: unknown, format: unknown, isScript: boolean): ScriptResult | undefined {
+  if (file === undefined) {
+    if (format !== undefined)
+      throw new InvalidArgumentError("resultFormat", format, "no resultFormat without resultFile");
+    return undefined;
+  }
+  if (!isScript)
+    throw new InvalidArgumentError(
+      "resultFile",
+      file,
+      "no resultFile for a function Dataset (a function's result is what it returns; resultFile is for script Datasets)",
+    );
+  if (
+    typeof file !== "string" ||
+    file.trim() === "" ||
+    /[\0\r\n]/.test(file) ||
+    isAbsolute(file) ||
+    file.startsWith("~") ||
+    file.endsWith("/")
+  )
+    throw new InvalidArgumentError(
+      "resultFile",
+      file,
+      "the path of a file relative to the runner's working folder (remoteDir or remoteDir/runDir), one line, not absolute",
+    );
+  if (format !== undefined && !(RESULT_FORMATS as readonly unknown[]).includes(format))
+    throw new InvalidArgumentError("resultFormat", format, RESULT_FORMATS.map((f) => `"${f}"`).join(" | "));
+  const ext = extname(file).toLowerCase();
+  const byExtension: ResultFormat =
+    ext === ".json" ? "json" : ext === ".yaml" || ext === ".yml" ? "yaml" : "text";
+  return { file, format: (format as ResultFormat | undefined) ?? byExtension };
+}
+
+/** The result read from a result file, or why it cannot be one. */
+export function parseResultFile(
+  spec: ScriptResult,
+  text: string,
+): { ok: true; value: unknown } | { ok: false; why: string } {
+  if (spec.format === "text") return { ok: true, value: text.replace(/\n$/, "") };
+  try {
+    if (spec.format === "json") return { ok: true, value: JSON.parse(text) };
+    const doc = parseYAML(text, { prettyErrors: false });
+    return { ok: true, value: doc === undefined ? null : doc };
+  } catch (e) {
+    const why = (e as Error).message.split("\n")[0];
+    return { ok: false, why: `is not valid ${spec.format === "json" ? "JSON" : "YAML"} (${why})` };
+  }
+}
 /** The runner list and bash functions of one submission, sourced by its master and job scripts. */
 export const scriptBatchFile = (token: string) => `submit-${token}.runners.sh`;
 
@@ -76,6 +144,8 @@ export function scriptBatch(opts: {
   token: string;
   runners: { name: string; runDir?: string; timeout?: number }[];
   groups?: string[][];
+  /** The `resultFile` option: copied to `<name>.result` when the script exits 0. */
+  resultFile?: string;
 }): string {
   const { token } = opts;
   const index = new Map(opts.runners.map((r, i) => [r.name, i]));
@@ -87,6 +157,8 @@ export function scriptBatch(opts: {
     `cwds=(${opts.runners.map((r) => q(r.runDir ? `../${r.runDir}` : "..")).join(" ")})`,
     // Each runner's time limit in seconds (0: none), enforced with coreutils' timeout.
     `limits=(${opts.runners.map((r) => String(r.timeout ?? 0)).join(" ")})`,
+    // The result file of every runner, relative to its working folder ("": the result is stdout).
+    `rf=${q(opts.resultFile ?? "")}`,
   ];
   if (opts.groups)
     lines.push(
@@ -102,17 +174,21 @@ export function scriptBatch(opts: {
     `  printf '%s\\t%s\\tstarted\\t%s\\n' "$T" "$n" "$(now_ms)" >> "$log"`,
     // A forced resubmission may start while an older run of this runner goes on: the older run's
     // files are unlinked (it goes on writing into nothing) and it no longer writes the exit file.
-    '  rm -f -- "$n.out" "$n.err" "$n.rc"',
+    '  rm -f -- "$n.out" "$n.err" "$n.rc" "$n.result"',
     `  printf '%s' "$T" > "$n.current"`,
     // Past its limit the script gets TERM, then KILL 5 s later; its error's last line says why.
     '  [ "$t" != 0 ] && command -v timeout > /dev/null 2>&1 && lim="timeout -k 5 $t"',
     "  local t0=$SECONDS",
-    '  ( mkdir -p -- "$cwd" && cd -- "$cwd" && exec $lim bash "$here/$n.sh" ) > "$n.out" 2> "$n.err" < /dev/null',
+    // A result file left by an earlier run is removed first: it is never taken for this run's.
+    '  ( mkdir -p -- "$cwd" && cd -- "$cwd" && { [ -z "$rf" ] || rm -f -- "$rf" 2>/dev/null; true; } && exec $lim bash "$here/$n.sh" ) > "$n.out" 2> "$n.err" < /dev/null',
     "  rc=$?",
     // 124 (ended on TERM) or 137 (ignored TERM, killed), and only past the limit: a script may
     // exit 124 or die of SIGKILL by itself.
     // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
     '  if [ -n "$lim" ] && { [ "$rc" = 124 ] || [ "$rc" = 137 ]; } && [ $((SECONDS - t0)) -ge "${t%.*}" ]; then echo "Error: timed out after $t s" >> "$n.err"; fi',
+    // The result file as the script left it, copied before the exit code is recorded (a runner seen
+    // ended has its copy); only by the current run of the runner.
+    '  if [ "$rc" = 0 ] && [ -n "$rf" ] && [ -f "$cwd/$rf" ] && [ "$(cat -- "$n.current" 2>/dev/null)" = "$T" ]; then cp -- "$cwd/$rf" "$n.result" 2>> "$n.err"; fi',
     `  [ "$(cat -- "$n.current" 2>/dev/null)" = "$T" ] && printf '%s %s\\n' "$T" "$rc" > "$n.rc"`,
     '  if [ "$rc" = 0 ]; then s=completed; else s=failed; fi',
     `  printf '%s\\t%s\\t%s\\t%s\\n' "$T" "$n" "$s" "$(now_ms)" >> "$log"`,
@@ -214,18 +290,22 @@ export function scriptJobScript(opts: {
 
 /**
  * One command that prints, per runner, `name \t token \t exit code \t out bytes \t err bytes \t
- * base64(out) \t base64(err)`: byte-exact whatever the output (base64 survives the UTF-8 text that
- * exec returns), token and exit code from the runner's `.rc` file (`-` when there is none).
+ * base64(out) \t base64(err) \t result bytes \t base64(result)`: byte-exact whatever the output
+ * (base64 survives the UTF-8 text that exec returns), token and exit code from the runner's `.rc`
+ * file (`-` when there is none), the result-file copy's size `-` when there is none.
  */
 export function scriptFetchScript(items: { dir: string; name: string }[]): string {
   return [
     'b64() { base64 -w0 2>/dev/null < "$1" || base64 < "$1" 2>/dev/null | tr -d \'\\n\'; }',
     "one() {",
-    "  local d=$1 n=$2 t= c= o e",
+    "  local d=$1 n=$2 t= c= o e r=-",
     '  read -r t c 2>/dev/null < "$d/$n.rc"',
     '  o=$(wc -c 2>/dev/null < "$d/$n.out" || echo 0); e=$(wc -c 2>/dev/null < "$d/$n.err" || echo 0)',
+    '  [ -f "$d/$n.result" ] && r=$(($(wc -c 2>/dev/null < "$d/$n.result" || echo 0)))',
     `  printf '%s\\t%s\\t%s\\t%s\\t%s\\t' "$n" "\${t:--}" "\${c:--}" "$((o))" "$((e))"`,
-    "  b64 \"$d/$n.out\"; printf '\\t'; b64 \"$d/$n.err\"; printf '\\n'",
+    '  b64 "$d/$n.out"; printf \'\\t\'; b64 "$d/$n.err"; printf \'\\t%s\\t\' "$r"',
+    '  [ "$r" != - ] && b64 "$d/$n.result"',
+    "  printf '\\n'",
     "}",
     ...items.map(({ dir, name }) => `one ${q(dir)} ${q(name)}`),
     "true",
@@ -238,6 +318,8 @@ interface Fetched {
   code: number;
   out: Buffer;
   err: Buffer;
+  /** The copy of the runner's result file, when there is one. */
+  result?: Buffer;
 }
 
 /** Parse the lines of scriptFetchScript; a line whose payload does not match its byte counts is dropped. */
@@ -245,26 +327,45 @@ export function parseScriptFetch(stdout: string): Map<string, Fetched> {
   const out = new Map<string, Fetched>();
   for (const line of stdout.split("\n")) {
     const f = line.split("\t");
-    if (f.length !== 7) continue;
-    const [name, token, code, outBytes, errBytes, o, e] = f;
+    if (f.length !== 9) continue;
+    const [name, token, code, outBytes, errBytes, o, e, resultBytes, res] = f;
     if (token === "-" || !/^\d+$/.test(code)) continue;
     const ob = Buffer.from(o, "base64");
     const eb = Buffer.from(e, "base64");
     if (ob.length !== Number(outBytes) || eb.length !== Number(errBytes)) continue;
-    out.set(name, { token, code: Number(code), out: ob, err: eb });
+    const fetched: Fetched = { token, code: Number(code), out: ob, err: eb };
+    if (resultBytes !== "-") {
+      const rb = Buffer.from(res, "base64");
+      if (rb.length !== Number(resultBytes)) continue;
+      fetched.result = rb;
+    }
+    out.set(name, fetched);
   }
   return out;
 }
 
 /**
+ * The error text of a script that exited non-zero: its stderr, then a last line (the message of its
+ * RunnerFailedError) with the exit code and the last line of stderr.
+ */
+export function exitError(code: number, stderr: string): string {
+  const lines = stderr.split("\n").filter((l) => l.trim() !== "");
+  const last = lines.length ? lines[lines.length - 1] : "";
+  const summary = `exited with code ${code}${last ? `: ${last}` : ""}`;
+  return lines.length ? `${stderr.replace(/\n+$/, "")}\n${summary}` : summary;
+}
+
+/**
  * Fetch the outputs of finished script runners in ONE command, apply them (stdout, one trailing
- * newline trimmed, as the result; stderr as the error of a failure) and keep local copies
- * `<name>.out` / `<name>.err` beside the staged files.
+ * newline trimmed, or the parsed result file, as the result; stderr and the exit code as the error
+ * of a failure) and keep local copies `<name>.out` / `<name>.err` (and `<name>.result`) beside the
+ * staged files.
  */
 export async function fetchScriptOutputs<Args extends object, Result>(
   exec: (script: string) => Promise<{ stdout: string }>,
   folder: string,
   groups: { p: Placement; runners: Runner<Args, Result>[] }[],
+  resultSpec?: ScriptResult,
 ): Promise<void> {
   const items = groups.flatMap(({ p, runners }) =>
     runners.map((r) => ({ dir: `${p.remoteRoot}/${folder}`, name: r.name })),
@@ -283,18 +384,36 @@ export async function fetchScriptOutputs<Args extends object, Result>(
       }
       await writeFile(resolve(dir, outFile(r.name)), f.out, { mode: 0o600 });
       await writeFile(resolve(dir, errFile(r.name)), f.err, { mode: 0o600 });
+      if (f.result) await writeFile(resolve(dir, resultCopyFile(r.name)), f.result, { mode: 0o600 });
       r.stdout = f.out.toString("utf8");
       r.stderr = f.err.toString("utf8");
-      if (isResult) {
-        const text = f.out.toString("utf8").replace(/\n$/, "");
-        r.resultText = encode(text, "result");
-        r.result = text as Result;
-        r.setState("satisfied");
-      } else {
-        const stderr = f.err.toString("utf8");
-        r.errorText = stderr.trim() === "" ? `exit code ${f.code}` : stderr;
+      if (!isResult) {
+        r.errorText = exitError(f.code, f.err.toString("utf8"));
         r.result = new RunnerFailedError(r.name, r.errorText);
+        continue;
       }
+      const where = `${resultSpec?.file} (in ${r.derivedRunArgs.runDir ? `runDir ${r.derivedRunArgs.runDir}` : "remoteDir"})`;
+      let value: unknown = f.out.toString("utf8").replace(/\n$/, "");
+      if (resultSpec) {
+        if (!f.result) {
+          markFailed(r, `the script exited with code 0 but wrote no result file ${where}`);
+          continue;
+        }
+        const parsed = parseResultFile(resultSpec, f.result.toString("utf8"));
+        if (!parsed.ok) {
+          markFailed(r, `the script exited with code 0 but its result file ${where} ${parsed.why}`);
+          continue;
+        }
+        value = parsed.value;
+      }
+      try {
+        r.resultText = encode(value, "result");
+      } catch (e) {
+        markFailed(r, `the result file ${where} holds what cannot be stored: ${(e as Error).message}`);
+        continue;
+      }
+      r.result = value as Result;
+      r.setState("satisfied");
     }
   }
 }

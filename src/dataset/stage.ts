@@ -81,9 +81,15 @@ export class Stager {
   }
 
   /** A script submission: every runner's rendered script (mode 0700) and the runner list for bash. */
-  scripts(token: string, rendered: Map<string, string>, runners: StagedRunner[], groups?: string[][]): void {
+  scripts(
+    token: string,
+    rendered: Map<string, string>,
+    runners: StagedRunner[],
+    groups?: string[][],
+    resultFile?: string,
+  ): void {
     for (const r of runners) this.put(scriptFile(r.name), rendered.get(r.name) as string, 0o700);
-    this.put(scriptBatchFile(token), scriptBatch({ token, runners, groups }));
+    this.put(scriptBatchFile(token), scriptBatch({ token, runners, groups, resultFile }));
   }
 
   /** Extra files go beside the Dataset's folder, i.e. into remoteDir itself. */

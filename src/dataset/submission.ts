@@ -124,7 +124,7 @@ async function submitAs<Args extends object, Result>(
     const asynchronous = f.runners.every((r) => r.derivedRunArgs.asynchronous !== false);
     if (scheduler && f.plans) {
       const groups = f.plans.flatMap((p) => p.runnerNames);
-      if (rendered) f.stager.scripts(token, rendered, staged, groups);
+      if (rendered) f.stager.scripts(token, rendered, staged, groups, ds.scriptResult?.file);
       else f.stager.common(token, ds.functionSource, staged, { asynchronous, groups });
       f.body = stageJobs(f, token, upstream, {
         scheduler,
@@ -160,7 +160,7 @@ async function submitAs<Args extends object, Result>(
         then,
       };
       if (rendered) {
-        f.stager.scripts(token, rendered, staged);
+        f.stager.scripts(token, rendered, staged, undefined, ds.scriptResult?.file);
         f.stager.put(masterScript(token), scriptMasterScript(master), 0o700);
       } else {
         f.stager.common(token, ds.functionSource, staged, { asynchronous });

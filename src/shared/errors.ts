@@ -167,10 +167,24 @@ export class TransferError extends RemoterunError {
 export class TemplateError extends RemoterunError {
   readonly placeholder: string;
   readonly runner: string | undefined;
-  constructor(placeholder: string, runner: string | undefined, message: string) {
-    super("ERR_TEMPLATE", `${runner ? `runner ${runner}: ` : ""}placeholder #${placeholder}#: ${message}`);
+  /** 1-based line of the template, when the error is about one line (e.g. an unclosed placeholder). */
+  readonly line: number | undefined;
+  /** The value that could not be written, when the error is about a value. */
+  readonly value: unknown;
+  constructor(
+    placeholder: string,
+    runner: string | undefined,
+    message: string,
+    details: { line?: number; value?: unknown } = {},
+  ) {
+    super(
+      "ERR_TEMPLATE",
+      `${runner ? `runner ${runner}: ` : ""}placeholder #${placeholder}#: ${details.line !== undefined ? `line ${details.line}: ` : ""}${message}`,
+    );
     this.placeholder = placeholder;
     this.runner = runner;
+    this.line = details.line;
+    this.value = details.value;
   }
 }
 
