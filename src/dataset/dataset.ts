@@ -3,7 +3,7 @@ import { basename, resolve } from "node:path";
 import type { Computer } from "../computer/index.js";
 import type { Template } from "../computer/template.js";
 import type { Connection } from "../connection/types.js";
-import { decode } from "../remote/codec.mjs";
+import type { Serializer } from "../remote/serial.mjs";
 import {
   decideAppend,
   decideSubmit,
@@ -43,6 +43,7 @@ import {
   storedDataset,
 } from "./records.js";
 import { checkScriptArgs, parseScript } from "./script.js";
+import { driverSerializer, type SerializerName } from "./serializer.js";
 import type { MasterLiveness } from "./status.js";
 import { submit } from "./submission.js";
 import { cancel, refresh, waitUntil } from "./tracking.js";
@@ -67,6 +68,11 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   /** How jobs are scripted and submitted; undefined = no scheduler (runs start right away). */
   readonly computer: Computer | undefined;
   readonly dbFile: string;
+  /** How args and results are encoded (the `serializer` option; part of the identity unless "json"). */
+  readonly serializer: SerializerName;
+  private readonly codec: Serializer;
+  /** v8 Datasets: each runner's args in wire form (base64), as the database keeps them. */
+  private readonly argsV8 = new WeakMap<Runner<Args, Result>, string>();
   private readonly downstream: Dataset<Record<string, unknown>, unknown>[] = [];
   readonly extraFilesSend: readonly string[];
   private readonly functionSource: string;
@@ -117,8 +123,19 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       this.template = undefined;
     }
     const { own, runArgs } = splitOptions(options, DATASET_OWN_KEYS);
-    const { name, verbosity, logger, connection, ownsConnection, computer, extraFilesSend, dbDir } =
-      datasetSettings(own, runArgs);
+    const {
+      name,
+      verbosity,
+      logger,
+      connection,
+      ownsConnection,
+      computer,
+      extraFilesSend,
+      dbDir,
+      serializer,
+    } = datasetSettings(own, runArgs);
+    this.serializer = serializer;
+    this.codec = driverSerializer(serializer);
     this.verbosity = verbosity;
     this.logger = logger;
     this.connection = connection;
@@ -126,7 +143,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     this.computer = computer;
     this.extraFilesSend = extraFilesSend;
     this.name = name;
-    this.identity = datasetIdentity(name, this.script, this.functionSource);
+    this.identity = datasetIdentity(name, this.script, this.functionSource, serializer);
     this.internals = this.makeInternals();
     try {
       mkdirSync(dbDir, { recursive: true, mode: 0o700 });
@@ -198,6 +215,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       String(stored.options.name),
       stored.options.script,
       stored.functionSource ?? "",
+      stored.options.serializer ?? "json",
     );
     if (found !== stored.identity) {
       throw new DatabaseError(
@@ -284,7 +302,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   private pendingWrites: StoredRunner[] = [];
 
   private appendOne(args: Args, options: AppendOptions): { runner: Runner<Args, Result>; added: boolean } {
-    const { own, runArgs, encodedArgs } = appendInput(args, options);
+    const { own, runArgs, wireArgs } = appendInput(args, options, this.codec);
     if (this.template) checkScriptArgs(args);
     let index = this.nextIndex;
     // A default name never collides with a custom one (e.g. a runner named "runner-1" by hand).
@@ -320,14 +338,16 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       index,
       name,
       identity: decision === "force" ? runnerIdentity(args, derived, this.identity, index) : identity,
-      args: decode(encodedArgs) as Record<string, unknown>,
+      // A copy through the wire form: what the function will see, safe from later changes by the caller.
+      args: this.codec.fromWire(wireArgs) as Record<string, unknown>,
       runArgs,
       state: "created",
       stateTime: Date.now(),
     };
     this.nextIndex = index + 1;
     const runner = this.adopt(rec);
-    this.pendingWrites.push(rec);
+    if (this.serializer === "v8") this.argsV8.set(runner, wireArgs as string);
+    this.pendingWrites.push(this.record(runner));
     if (summary) summary[decision === "force" ? "forced" : "appended"]++;
     if (!quiet) this.log(1, `appended run ${name}`);
     return { runner, added: true };
@@ -342,15 +362,27 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
 
   private adopt(rec: StoredRunner): Runner<Args, Result> {
     let runner: Runner<Args, Result>;
+    let args: Record<string, unknown>;
     try {
-      runner = new Runner<Args, Result>(this, rec, (t) => decode(t));
+      args =
+        rec.argsV8 !== undefined ? (this.codec.fromWire(rec.argsV8) as Record<string, unknown>) : rec.args;
     } catch (e) {
       throw new DatabaseError(
         `${this.dbFile}.json`,
-        `runner ${rec.name} (index ${rec.index}): its result is not readable, expected the tagged JSON of a value`,
+        `runner ${rec.name} (index ${rec.index}): its args are not readable, expected the ${this.serializer} serializer's form of an object`,
         { cause: e },
       );
     }
+    try {
+      runner = new Runner<Args, Result>(this, { ...rec, args }, (t) => this.codec.fromWire(JSON.parse(t)));
+    } catch (e) {
+      throw new DatabaseError(
+        `${this.dbFile}.json`,
+        `runner ${rec.name} (index ${rec.index}): its result is not readable, expected the ${this.serializer} serializer's form of a value`,
+        { cause: e },
+      );
+    }
+    if (rec.argsV8 !== undefined) this.argsV8.set(runner, rec.argsV8);
     this._runners.push(runner);
     this.byName.set(runner.name, runner);
     if (!this.byIdentity.has(runner.identity)) this.byIdentity.set(runner.identity, runner);
@@ -500,6 +532,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       scheduler: this.scheduler,
       script: this.template,
       functionSource: this.functionSource,
+      codec: this.codec,
       extraFilesSend: this.extraFilesSend,
       placements: this.placements,
       unreported: new Map(),
@@ -746,6 +779,8 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       connection: this.connection.toJSON(),
     };
     if (this.computer) meta.computer = this.computer.toJSON();
+    // Absent for json, so that the databases of json Datasets stay as they always were.
+    if (this.serializer !== "json") meta.serializer = this.serializer;
     return meta;
   }
 
@@ -754,7 +789,17 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   }
 
   private record(r: Runner<Args, Result>): StoredRunner {
-    const rec: StoredRunner = r.toRecord();
+    let rec: StoredRunner = r.toRecord();
+    if (this.serializer === "v8") {
+      // The database's tagged JSON cannot hold all that v8 carries: the args stay in their wire form.
+      let wire = this.argsV8.get(r);
+      if (wire === undefined) {
+        wire = this.codec.toWire(r.args, `${r.name} args`) as string;
+        this.argsV8.set(r, wire);
+      }
+      const { args: _args, ...rest } = rec;
+      rec = { ...rest, argsV8: wire } as StoredRunner;
+    }
     const p = this.placements.get(r.name);
     if (p) rec.placement = p;
     return rec;
@@ -795,7 +840,18 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   }
 }
 
-/** Hash of a Dataset's name and its script (script Datasets) or its function's source. */
-function datasetIdentity(name: string, script: string | undefined, functionSource: string): string {
-  return hashOf(script !== undefined ? { script, name } : { function: functionSource, name });
+/**
+ * Hash of a Dataset's name and its script (script Datasets) or its function's source, and of its
+ * serializer unless "json" (the identities of json Datasets are what they always were): args and
+ * results in the database and on the far side are in the serializer's form, so another serializer
+ * is another Dataset, with a database of its own.
+ */
+function datasetIdentity(
+  name: string,
+  script: string | undefined,
+  functionSource: string,
+  serializer: SerializerName,
+): string {
+  const base = script !== undefined ? { script, name } : { function: functionSource, name };
+  return hashOf(serializer === "json" ? base : { ...base, serializer });
 }

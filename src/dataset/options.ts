@@ -32,6 +32,11 @@ export interface DatasetOwnOptions {
    * runner's args fill its `#placeholder#`s, shell-quoted; the result is the script's stdout.
    */
   script?: string;
+  /**
+   * How args and results are encoded, on the far side and in the database: "json" (default; tagged
+   * JSON), "yaml" (readable YAML text) or "v8" (node:v8 structured clone, binary-safe). See README.
+   */
+  serializer?: "json" | "yaml" | "v8";
 }
 
 export const DATASET_OWN_KEYS: ReadonlySet<string> = new Set([
@@ -46,6 +51,7 @@ export const DATASET_OWN_KEYS: ReadonlySet<string> = new Set([
   "extraFilesSend",
   "logger",
   "script",
+  "serializer",
 ]);
 
 export type DatasetOptions = DatasetOwnOptions & RunArgs;

@@ -2,7 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { Computer } from "../computer/index.js";
 import { type ConnectOptions, connect } from "../connection/index.js";
 import type { Connection } from "../connection/types.js";
-import { encode } from "../remote/codec.mjs";
+import type { Serializer } from "../remote/serial.mjs";
 import { type RunArgs, validateRunArgs } from "../runargs/index.js";
 import { InvalidArgumentError, SerializationError } from "../shared/errors.js";
 import { isValidName } from "./layout.js";
@@ -14,6 +14,7 @@ import {
   type Logger,
   splitOptions,
 } from "./options.js";
+import { SERIALIZERS, type SerializerName } from "./serializer.js";
 
 /** The settings of `new Dataset` from its own options, each checked (run args too) in this order. */
 export function datasetSettings(
@@ -29,6 +30,7 @@ export function datasetSettings(
   computer: Computer | undefined;
   extraFilesSend: string[];
   dbDir: string;
+  serializer: SerializerName;
 } {
   const name = own.name ?? "dataset";
   if (typeof name !== "string" || !isValidName(name)) {
@@ -63,7 +65,17 @@ export function datasetSettings(
   const dbDir = own.dbDir ?? process.cwd();
   if (typeof dbDir !== "string" || dbDir === "")
     throw new InvalidArgumentError("dbDir", dbDir, "a folder path");
+  const serializer = own.serializer ?? "json";
+  if (!(SERIALIZERS as readonly unknown[]).includes(serializer))
+    throw new InvalidArgumentError("serializer", serializer, `one of ${SERIALIZERS.join(", ")}`);
+  if (own.script !== undefined && serializer !== "json")
+    throw new InvalidArgumentError(
+      "serializer",
+      serializer,
+      '"json" for a script Dataset (its args fill a script and its result is text)',
+    );
   return {
+    serializer,
     name,
     verbosity,
     logger,
@@ -79,7 +91,8 @@ export function datasetSettings(
 export function appendInput(
   args: unknown,
   options: AppendOptions,
-): { own: Partial<AppendOwnOptions>; runArgs: RunArgs; encodedArgs: string } {
+  serializer: Serializer,
+): { own: Partial<AppendOwnOptions>; runArgs: RunArgs; wireArgs: unknown } {
   if (options === null || typeof options !== "object")
     throw new InvalidArgumentError("appendRun options", options, "an object");
   if (args === null || typeof args !== "object" || Array.isArray(args)) {
@@ -91,14 +104,19 @@ export function appendInput(
       throw new InvalidArgumentError(`appendRun ${k}`, own[k], "a boolean");
   }
   validateRunArgs(runArgs, "Runner run args");
-  let encodedArgs: string;
+  let wireArgs: unknown;
   try {
-    encodedArgs = encode(args, "args");
+    wireArgs = serializer.toWire(args, "args");
   } catch (e) {
     const err = e as Error & { path?: string; value?: unknown; reason?: string };
-    throw new SerializationError(err.path ?? "args", err.value, err.reason ?? err.message);
+    // Anything else (a RangeError of a library) is named too, never thrown raw.
+    throw new SerializationError(
+      err.path ?? "args",
+      err.path ? err.value : args,
+      `${err.reason ?? err.message} (serializer ${serializer.name})`,
+    );
   }
-  return { own, runArgs, encodedArgs };
+  return { own, runArgs, wireArgs };
 }
 
 export interface DryRunOption {
