@@ -13,7 +13,8 @@ buildSync({
   stdin: { contents: 'export { parse, stringify } from "yaml";', resolveDir: process.cwd() },
   bundle: true,
   format: "esm",
-  platform: "node",
+  // The package's plain ES module build (its "node" build requires node:process through CommonJS).
+  platform: "neutral",
   target: "node18",
   minify: true,
   legalComments: "inline",

@@ -46,7 +46,8 @@ export const YAML_BUNDLE_OPTIONS = {
   },
   bundle: true,
   format: "esm",
-  platform: "node",
+  // The package's plain ES module build (its "node" build requires node:process through CommonJS).
+  platform: "neutral",
   target: "node18",
   minify: true,
   write: false,
