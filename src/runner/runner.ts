@@ -5,6 +5,7 @@ import {
   setRunArgsOn,
   updateRunArgsOn,
 } from "../runargs/index.js";
+import { put } from "../remote/codec.mjs";
 import { RunnerFailedError } from "../shared/errors.js";
 import { hashOf } from "../shared/hash.js";
 import { isAllowedTransition, type RunnerState } from "./state.js";
@@ -53,7 +54,7 @@ export function runnerIdentity(
 ): string {
   const relevant: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(derived))
-    if (!CONTEXTUAL_KEYS.has(k) && v !== undefined) relevant[k] = v;
+    if (!CONTEXTUAL_KEYS.has(k) && v !== undefined) put(relevant, k, v);
   return hashOf({ args, runArgs: relevant, dataset: datasetIdentity, extra: extra ?? null });
 }
 
