@@ -138,7 +138,7 @@ describe("the runtime on Node 18", () => {
       const [r] = await up.fetchResults();
       const [d] = await down.fetchResults();
       expect(r).toStrictEqual({ args, version: `v${NODE18_VERSION}` });
-      expect(Object.hasOwn((r as { args: { proto: object } }).args.proto, "__proto__")).toBe(true);
+      expect(Object.hasOwn((r as unknown as { args: { proto: object } }).args.proto, "__proto__")).toBe(true);
       expect(d).toBe(when.getTime());
       await up.close();
       await down.close();

@@ -1,3 +1,4 @@
+import { put } from "../remote/codec.mjs";
 import {
   CONTEXTUAL_KEYS,
   deriveRunArgs,
@@ -5,7 +6,6 @@ import {
   setRunArgsOn,
   updateRunArgsOn,
 } from "../runargs/index.js";
-import { put } from "../remote/codec.mjs";
 import { RunnerFailedError } from "../shared/errors.js";
 import { hashOf } from "../shared/hash.js";
 import { isAllowedTransition, type RunnerState } from "./state.js";
