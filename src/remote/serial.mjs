@@ -110,7 +110,11 @@ function checkYaml(value, path, seen, depth) {
     case "number":
       return;
     case "undefined":
-      throw no("is undefined");
+      throw codecError(
+        path,
+        value,
+        "has no YAML form (YAML would drop it or make it null): use null, or the json serializer",
+      );
     case "bigint":
       throw no("is a BigInt");
     case "function":

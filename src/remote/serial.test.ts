@@ -123,9 +123,7 @@ describe("what only some serialisers carry", () => {
       s: new Set(["a", 1]),
     };
     for (const c of [codecs.json, codecs.v8]) expect(roundTrip(c, v)).toStrictEqual(v);
-    expect(refusal(codecs.yaml, { u: undefined }).message).toMatch(
-      /args\.u is undefined, which YAML cannot carry/,
-    );
+    expect(refusal(codecs.yaml, { u: undefined }).message).toMatch(/args\.u has no YAML form/);
     expect(refusal(codecs.yaml, { l: [1, undefined] }).path).toBe("args.l[1]");
     expect(refusal(codecs.yaml, { b: 1n }).message).toContain("BigInt");
     expect(refusal(codecs.yaml, { m: new Map() }).message).toContain("Map");
