@@ -40,6 +40,15 @@ export function datasetSettings(
       "letters, digits, '.', '_' or '-' (at most 128, not starting with '.' or '-')",
     );
   }
+  const serializer = own.serializer ?? "json";
+  if (!(SERIALIZERS as readonly unknown[]).includes(serializer))
+    throw new InvalidArgumentError("serializer", serializer, `one of ${SERIALIZERS.join(", ")}`);
+  if (own.script !== undefined && serializer !== "json")
+    throw new InvalidArgumentError(
+      "serializer",
+      serializer,
+      '"json" for a script Dataset (its args fill a script and its result is text)',
+    );
   if (own.skip !== undefined && typeof own.skip !== "boolean")
     throw new InvalidArgumentError("skip", own.skip, "a boolean");
   if (own.force !== undefined && typeof own.force !== "boolean")
@@ -65,15 +74,6 @@ export function datasetSettings(
   const dbDir = own.dbDir ?? process.cwd();
   if (typeof dbDir !== "string" || dbDir === "")
     throw new InvalidArgumentError("dbDir", dbDir, "a folder path");
-  const serializer = own.serializer ?? "json";
-  if (!(SERIALIZERS as readonly unknown[]).includes(serializer))
-    throw new InvalidArgumentError("serializer", serializer, `one of ${SERIALIZERS.join(", ")}`);
-  if (own.script !== undefined && serializer !== "json")
-    throw new InvalidArgumentError(
-      "serializer",
-      serializer,
-      '"json" for a script Dataset (its args fill a script and its result is text)',
-    );
   return {
     serializer,
     name,
