@@ -17,7 +17,14 @@ export {
   SshConnection,
   type SshConnectionOptions,
 } from "./connection/index.js";
-export type { AppendOptions, DatasetOptions, MasterLiveness, WaitOptions } from "./dataset/index.js";
+export type {
+  AppendOptions,
+  DatasetOptions,
+  FetchOptions,
+  MasterLiveness,
+  OpenOptions,
+  WaitOptions,
+} from "./dataset/index.js";
 export { Dataset } from "./dataset/index.js";
 export { decode, encode } from "./remote/codec.mjs";
 export { defaultRunArgs, type RunArgs } from "./runargs/index.js";

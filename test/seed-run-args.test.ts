@@ -25,7 +25,7 @@ function fn(inp: unknown) {
 describe("run-args page, cells 1-9 (defaults, in a temporary working directory)", () => {
   const cwd = process.cwd();
   let tmp: string;
-  let ds: Dataset;
+  let ds: Dataset<object>;
   const out: string[] = [];
 
   beforeAll(() => {

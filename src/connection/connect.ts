@@ -11,6 +11,7 @@
  * is copied, never kept or mutated.
  */
 import { InvalidArgumentError } from "../shared/errors.js";
+import { checkOptionKeys } from "../shared/suggest.js";
 import { LocalConnection, type LocalConnectionOptions } from "./local.js";
 import { SshConnection } from "./ssh.js";
 import type { SshConnectionOptions } from "./ssh-options.js";
@@ -23,6 +24,8 @@ export type ConnectOptions =
   | string
   | ({ kind: "local" } & LocalConnectionOptions)
   | ({ kind?: "ssh" } & SshConnectionOptions);
+
+const LOCAL_KEYS: ReadonlySet<string> = new Set(["kind", "node", "commandTimeout"]);
 
 export function connect(options?: ConnectOptions): Connection {
   if (options === undefined || options === null || options === "localhost") return new LocalConnection();
@@ -42,6 +45,7 @@ export function connect(options?: ConnectOptions): Connection {
 }
 
 function localOptions(o: Record<string, unknown>): LocalConnectionOptions {
+  checkOptionKeys("local connection", o, { own: LOCAL_KEYS, runArgs: false });
   const out: LocalConnectionOptions = {};
   for (const [k, v] of Object.entries(o)) {
     if (k === "kind") continue;

@@ -161,3 +161,40 @@ describe("configFile (-F)", () => {
     expect(again.sshArgs().slice(0, 2)).toEqual(["-F", cfg]);
   });
 });
+
+describe("~ in the path options", () => {
+  it("keyfile, knownHostsFile and configFile starting with ~/ are under the local home", () => {
+    const home = mkdtempSync(join(tmpdir(), "rr-home-"));
+    const saved = process.env.HOME;
+    try {
+      process.env.HOME = home;
+      for (const f of ["id_test", "known_hosts", "config"])
+        writeFileSync(join(home, f), "x\n", { mode: 0o600 });
+      const o = resolveSshOptions({
+        host: "h",
+        keyfile: "~/id_test",
+        knownHostsFile: "~/known_hosts",
+        configFile: "~/config",
+      });
+      expect(o.keyfile).toBe(join(home, "id_test"));
+      expect(o.knownHostsFile).toBe(join(home, "known_hosts"));
+      expect(o.configFile).toBe(join(home, "config"));
+      // A file that does not exist is still named as given.
+      expect(bad({ host: "h", keyfile: "~/missing" }, "keyfile")).toContain('"~/missing"');
+    } finally {
+      process.env.HOME = saved;
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  it("~user/… is refused with a clear error, not looked up as a relative folder named ~user", () => {
+    for (const k of ["keyfile", "knownHostsFile", "configFile"])
+      expect(bad({ host: "h", [k]: "~root/x" }, k)).toContain("`~user/…` is not expanded");
+  });
+
+  it("typos of option names are refused with a suggestion", () => {
+    expect(bad({ host: "h", known_hosts_file: "x" }, "connection option")).toContain(
+      "did you mean `knownHostsFile`?",
+    );
+  });
+});

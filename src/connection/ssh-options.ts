@@ -4,15 +4,16 @@
  * kept nor mutated; the connection works from the copy made here.
  */
 import { accessSync, constants, statSync } from "node:fs";
-import { resolve } from "node:path";
 import { InvalidArgumentError } from "../shared/errors.js";
+import { localPath } from "../shared/paths.js";
+import { checkOptionKeys } from "../shared/suggest.js";
 
 export interface SshConnectionOptions {
   /** Host name, address or ~/.ssh/config alias. */
   host: string;
   user?: string;
   port?: number;
-  /** Private key file; adds `-i FILE -o IdentitiesOnly=yes`. */
+  /** Private key file (`~/…` is under the local home); adds `-i FILE -o IdentitiesOnly=yes`. */
   keyfile?: string;
   /**
    * `-J` value: `[user@]jump[:port][,more]`. OpenSSH gives the jump hop none of the command-line
@@ -35,6 +36,7 @@ export interface SshConnectionOptions {
    * `{ Compression: "yes" }`. They come first on the command line, so they win over our defaults.
    */
   sshOptions?: readonly string[] | Readonly<Record<string, string | number | boolean>>;
+  /** known_hosts file to read and record host keys in (`~/…` is under the local home). */
   knownHostsFile?: string;
   /**
    * true (default): `StrictHostKeyChecking=yes`, unknown or changed host keys fail with reason
@@ -126,7 +128,7 @@ function hostLike(s: string): string | undefined {
 }
 
 function readableFile(name: string, v: unknown): string {
-  const path = resolve(str(name, v, "a path to an existing readable file"));
+  const path = localPath(str(name, v, "a path to an existing readable file"), name);
   try {
     if (!statSync(path).isFile()) throw new Error("not a regular file");
     accessSync(path, constants.R_OK);
@@ -186,9 +188,7 @@ export function resolveSshOptions(raw: unknown): ResolvedSshOptions {
     throw new InvalidArgumentError("ssh options", raw, "an object with at least { host }");
   }
   const o = raw as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (!KNOWN_KEYS.has(k)) throw new InvalidArgumentError("connection option", k, "a known option name");
-  }
+  checkOptionKeys("connection", o, { own: KNOWN_KEYS, runArgs: false });
   if (o.kind !== undefined && o.kind !== "ssh") throw new InvalidArgumentError("kind", o.kind, "'ssh'");
   const host = str("host", o.host, "a non-empty host name", hostLike);
   const user =
@@ -216,10 +216,11 @@ export function resolveSshOptions(raw: unknown): ResolvedSshOptions {
   const knownHostsFile =
     o.knownHostsFile === undefined
       ? undefined
-      : resolve(
+      : localPath(
           str("knownHostsFile", o.knownHostsFile, "a file path", (s) =>
             CONTROL.test(s) ? "must not contain control characters" : undefined,
           ),
+          "knownHostsFile",
         );
   const shk = o.strictHostKeyChecking ?? true;
   if (shk !== true && shk !== false && shk !== "accept-new") {

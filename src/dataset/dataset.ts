@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { basename, resolve } from "node:path";
-import type { Computer } from "../computer/index.js";
+import { Computer } from "../computer/index.js";
+import { linkedNames } from "../computer/names.js";
 import type { Template } from "../computer/template.js";
 import type { Connection } from "../connection/types.js";
 import type { Serializer } from "../remote/serial.mjs";
@@ -13,10 +14,19 @@ import {
   updateRunArgsOn,
   validateRunArgs,
 } from "../runargs/index.js";
-import { isFinishedState, isInFlightState, phaseOf, Runner, runnerIdentity } from "../runner/index.js";
+import {
+  isFinishedState,
+  isInFlightState,
+  phaseOf,
+  Runner,
+  type RunnerState,
+  runnerIdentity,
+} from "../runner/index.js";
 import { DatabaseError, InvalidArgumentError, type RunnerFailedError } from "../shared/errors.js";
 import { hashOf } from "../shared/hash.js";
+import { localPath, remoteHomePath } from "../shared/paths.js";
 import { shellQuote } from "../shared/quote.js";
+import { checkOptionKeys } from "../shared/suggest.js";
 import { DatasetStore } from "../store/index.js";
 import { fetchFinished, setAsideOldResult } from "./fetch.js";
 import { type Fn, fromSource, sourceOf } from "./function.js";
@@ -24,10 +34,15 @@ import type { Follower, SubmissionHost } from "./internals.js";
 import { settleLaunches } from "./launch.js";
 import { datasetFolder, isValidName } from "./layout.js";
 import {
+  APPEND_RUNS_OWN_KEYS,
   type AppendOptions,
   DATASET_OWN_KEYS,
   type DatasetOptions,
+  FETCH_KEYS,
+  type FetchOptions,
   type Logger,
+  OPEN_KEYS,
+  type OpenOptions,
   splitOptions,
   type WaitOptions,
 } from "./options.js";
@@ -47,7 +62,7 @@ import { driverSerializer, type SerializerName } from "./serializer.js";
 import type { MasterLiveness } from "./status.js";
 import { submit } from "./submission.js";
 import { cancel, refresh, waitUntil } from "./tracking.js";
-import { appendInput, type DryRunOption, datasetSettings, dryRunOf } from "./validate.js";
+import { appendInput, type DryRunOption, datasetSettings, dryRunOf, runArgNamesOf } from "./validate.js";
 
 export type { DryRunOption } from "./validate.js";
 
@@ -56,7 +71,7 @@ export type { DryRunOption } from "./validate.js";
  * a constant number of commands per phase, and everything is kept in a database so that a new
  * process picks up where the last one stopped.
  */
-export class Dataset<Args extends Record<string, unknown> = Record<string, unknown>, Result = unknown> {
+export class Dataset<Args extends object = Record<string, unknown>, Result = unknown> {
   readonly name: string;
   /** Hash of the function source (or the script) and the name. */
   readonly identity: string;
@@ -96,6 +111,17 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   readonly restored: boolean;
   /** What the submission, tracking and fetching modules see of this Dataset (see makeInternals). */
   private readonly internals: SubmissionHost<Args, Result>;
+  /**
+   * The working folder when this object was made: relative localDir (and remoteDir on a local
+   * connection) of the Dataset level resolve against it, whatever `process.chdir` happens later.
+   */
+  private readonly baseDir: string;
+  /** The run-arg names remoterun and the Computer's template read (typo checks, unused warning). */
+  private readonly runArgNames: ReadonlySet<string>;
+  /** Run args already named as unused, so that each is named once. */
+  private readonly warnedUnused = new Set<string>();
+  /** The hints `results`/`errors` gave already (runners in flight, results not fetched). */
+  private readonly hinted = new Set<"running" | "unfetched">();
 
   /**
    * `new Dataset(fn, options)`, or `new Dataset(undefined, { script, ... })` for a script Dataset
@@ -105,6 +131,10 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     if (options === null || typeof options !== "object" || Array.isArray(options)) {
       throw new InvalidArgumentError("Dataset options", options, "an object");
     }
+    // Option typos are refused before anything else happens (no connection, no database).
+    this.runArgNames = runArgNamesOf(options.computer instanceof Computer ? options.computer : undefined);
+    checkOptionKeys("Dataset", options, { own: DATASET_OWN_KEYS, runArgs: this.runArgNames });
+    this.baseDir = process.cwd();
     if (fn === undefined || fn === null) {
       if (options.script === undefined)
         throw new InvalidArgumentError("function", fn, "a function, or the `script` option with no function");
@@ -204,10 +234,13 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
    * `.json`) without the code that created it: the function, run args, connection and Computer come
    * from the database. `options` may override the connection, logger and verbosity.
    */
-  static open(
+  static open<Args extends object = Record<string, unknown>, Result = unknown>(
     dbFile: string,
-    options: Pick<DatasetOptions, "connection" | "url" | "logger" | "verbose"> = {},
-  ): Dataset<Record<string, unknown>, unknown> {
+    options: OpenOptions = {},
+  ): Dataset<Args, Result> {
+    if (options === null || typeof options !== "object" || Array.isArray(options))
+      throw new InvalidArgumentError("Dataset.open() options", options, "an object");
+    checkOptionKeys("Dataset.open()", options, { own: OPEN_KEYS, runArgs: false });
     const stored = storedDataset(dbFile, options);
     // Checked before anything is opened: a database whose function or script was edited would
     // otherwise open (and create) the database of another Dataset beside it.
@@ -224,10 +257,8 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       );
     }
     // The identity was checked above, from the same name and source the Dataset hashes.
-    return new Dataset(
-      stored.functionSource === undefined
-        ? undefined
-        : fromSource<Record<string, unknown>, unknown>(stored.functionSource),
+    return new Dataset<Args, Result>(
+      stored.functionSource === undefined ? undefined : fromSource<Args, Result>(stored.functionSource),
       stored.options,
     );
   }
@@ -256,7 +287,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
    */
   appendRun(args: Args, options: AppendOptions = {}): Runner<Args, Result> {
     const { runner } = this.appendOne(args, options);
-    if (!options.lazy) this.flush();
+    if (!options?.lazy) this.flush();
     return runner;
   }
 
@@ -267,6 +298,17 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   ): Runner<Args, Result>[] {
     if (!Array.isArray(list))
       throw new InvalidArgumentError("appendRuns list", list, "an array of args objects");
+    if (options === null || typeof options !== "object" || Array.isArray(options))
+      throw new InvalidArgumentError("appendRuns options", options, "an object");
+    for (const key of ["name", "lazy"])
+      if (key in options)
+        throw new InvalidArgumentError(
+          "appendRuns option",
+          key,
+          "an option of appendRuns (skip, force, quiet) or a run arg",
+          "appendRuns names each runner and writes them at once: use appendRun for these",
+        );
+    checkOptionKeys("appendRuns", options, { own: APPEND_RUNS_OWN_KEYS, runArgs: this.runArgNames });
     // All or nothing: one bad entry leaves the Dataset as it was before the call.
     const before = {
       runners: this._runners.length,
@@ -302,8 +344,10 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   private pendingWrites: StoredRunner[] = [];
 
   private appendOne(args: Args, options: AppendOptions): { runner: Runner<Args, Result>; added: boolean } {
-    const { own, runArgs, wireArgs } = appendInput(args, options, this.codec);
-    if (this.template) checkScriptArgs(args);
+    const { own, runArgs, wireArgs } = appendInput(args, options, this.runArgNames, this.codec);
+    // appendInput checked that args is a plain object.
+    const plain = args as Record<string, unknown>;
+    if (this.template) checkScriptArgs(plain);
     let index = this.nextIndex;
     // A default name never collides with a custom one (e.g. a runner named "runner-1" by hand).
     if (own.name == null) while (this.byName.has(`runner-${index}`)) index++;
@@ -316,7 +360,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       );
     }
     const derived = { ...this.runArgs, ...runArgs };
-    const identity = runnerIdentity(args, derived, this.identity);
+    const identity = runnerIdentity(plain, derived, this.identity);
     const existing = this.byIdentity.get(identity);
     const decision = decideAppend(existing !== undefined, { skip: own.skip, force: own.force });
     if (options.lazy) this.lazySummary ??= { appended: 0, skipped: 0, forced: 0 };
@@ -337,10 +381,11 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     const rec: StoredRunner = {
       index,
       name,
-      identity: decision === "force" ? runnerIdentity(args, derived, this.identity, index) : identity,
+      identity: decision === "force" ? runnerIdentity(plain, derived, this.identity, index) : identity,
       // A copy through the wire form: what the function will see, safe from later changes by the caller.
       args: this.codec.fromWire(wireArgs) as Record<string, unknown>,
-      runArgs,
+      // Hashed as given above; kept with local paths pinned to the working folder of this call.
+      runArgs: this.pinned(runArgs),
       state: "created",
       stateTime: Date.now(),
     };
@@ -457,8 +502,9 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       throw new InvalidArgumentError("run args", temporary, "an object of run args");
     }
     validateRunArgs(temporary, "run() args");
+    checkOptionKeys("run()", temporary, { own: [], runArgs: this.runArgNames });
     this.flush();
-    this.temporaryRunArgs = { ...temporary };
+    this.temporaryRunArgs = this.pinned(temporary);
     try {
       for (const r of this._runners) validateRunArgs(r.derivedRunArgs, `${r.name} derived run args`);
       await settleLaunches(this.internals);
@@ -485,11 +531,64 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
         this.log(1, "no runners to submit");
         return { submitted: [], skipped };
       }
+      this.warnUnusedRunArgs(submit);
       await this.submit(submit);
       return { submitted: submit.map((r) => r.name), skipped };
     } finally {
       this.temporaryRunArgs = {};
     }
+  }
+
+  /**
+   * Name once (verbose >= 1) the run args of these runners that neither remoterun nor the
+   * Computer's template reads: most likely misspelt.
+   */
+  private warnUnusedRunArgs(runners: readonly Runner<Args, Result>[]): void {
+    if (this.verbosity < 1) return;
+    const unused = new Set<string>();
+    const linked = new Set<string>();
+    for (const r of runners) {
+      for (const [key, value] of Object.entries(r.derivedRunArgs)) {
+        if (!this.runArgNames.has(key) && !this.warnedUnused.has(key)) unused.add(key);
+        if (this.computer) for (const n of linkedNames(value)) linked.add(n);
+      }
+    }
+    for (const n of linked) unused.delete(n);
+    if (unused.size === 0) return;
+    for (const key of unused) this.warnedUnused.add(key);
+    const names = [...unused].join(", ");
+    const why = this.computer
+      ? `the Computer's template (${this.computer.name})`
+      : "a Computer's template (no Computer is set)";
+    this.log(1, `run arg(s) ${names} are not used by remoterun or ${why}: check the spelling`);
+  }
+
+  /**
+   * A copy of run args with the local paths among them made absolute from the working folder now
+   * (`~` is the local home): localDir, and remoteDir on a local connection.
+   */
+  private pinned(runArgs: RunArgs): RunArgs {
+    const out: RunArgs = { ...runArgs };
+    if (typeof out.localDir === "string") out.localDir = localPath(out.localDir, "localDir");
+    if (typeof out.remoteDir === "string" && this.connection.kind === "local")
+      out.remoteDir = localPath(out.remoteDir, "remoteDir");
+    return out;
+  }
+
+  /** The absolute local folder of a localDir run arg: `~` is the local home, relative is from baseDir. */
+  private localRoot(dir: unknown): string {
+    return localPath(String(dir), "localDir", this.baseDir);
+  }
+
+  /**
+   * The remote folder of a remoteDir run arg: on a local connection an absolute path as for localDir;
+   * over SSH absolute or relative to the remote home (`~/x` is `x`), where every command and transfer
+   * starts.
+   */
+  private remoteRoot(dir: unknown): string {
+    return this.connection.kind === "local"
+      ? localPath(String(dir), "remoteDir", this.baseDir)
+      : remoteHomePath(String(dir), "remoteDir");
   }
 
   private submit(runners: Runner<Args, Result>[], upstream?: UpstreamSubmission): Promise<void> {
@@ -502,10 +601,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     return {
       name: this.name,
       folder: this.folder,
-      remoteRoot:
-        this.connection.kind === "local"
-          ? resolve(String(this.runArgs.remoteDir))
-          : String(this.runArgs.remoteDir),
+      remoteRoot: this.remoteRoot(this.runArgs.remoteDir),
       runners: ds.runners,
       submit: (runners, upstream) => ds.submit(runners, upstream),
       started: (runners, jobId) => {
@@ -545,6 +641,8 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       },
       saveRunners: (rs) => this.saveRunners(rs),
       log: (level, message) => this.log(level, message),
+      localRoot: (dir) => this.localRoot(dir),
+      remoteRoot: (dir) => this.remoteRoot(dir),
     };
   }
 
@@ -603,20 +701,55 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
    * Bring back results and errors of every finished runner not yet fetched: one transfer per
    * folder. Results are accepted only if they carry the token of the runner's current submission.
    */
-  async fetchResults(): Promise<(Result | RunnerFailedError | undefined)[]> {
+  async fetchResults(options: FetchOptions = {}): Promise<(Result | RunnerFailedError | undefined)[]> {
+    if (options === null || typeof options !== "object" || Array.isArray(options))
+      throw new InvalidArgumentError("fetchResults() options", options, "an object");
+    checkOptionKeys("fetchResults()", options, { own: FETCH_KEYS, runArgs: false });
     await settleLaunches(this.internals);
     await fetchFinished(this.internals);
-    return this.results;
-  }
-
-  /** Results in runner order: the value, a RunnerFailedError for failures, undefined when not fetched. */
-  get results(): (Result | RunnerFailedError | undefined)[] {
     return this._runners.map((r) => r.result);
   }
 
-  /** Errors in runner order (undefined for runners that did not fail). */
+  /**
+   * Results in runner order: the value, a RunnerFailedError for failures, undefined when not fetched.
+   * Read while runners are in flight or finished but not fetched, it says so once (verbose >= 1).
+   */
+  get results(): (Result | RunnerFailedError | undefined)[] {
+    this.hintUnfetched();
+    return this._runners.map((r) => r.result);
+  }
+
+  /** Errors in runner order (undefined for runners that did not fail); hints as `results` does. */
   get errors(): (RunnerFailedError | undefined)[] {
+    this.hintUnfetched();
     return this._runners.map((r) => r.error);
+  }
+
+  /**
+   * The hint of `results`/`errors`: how many runners are in flight or finished with nothing fetched,
+   * as last known (no remote command). Each condition is named once per Dataset object.
+   */
+  private hintUnfetched(): void {
+    if (this.verbosity < 1 || this.hinted.size === 2) return;
+    let running = 0;
+    let unfetched = 0;
+    for (const r of this._runners) {
+      const s: RunnerState = r.state;
+      if (s === "staged" || s === "transferred" || isInFlightState(s)) running++;
+      else if (s === "completed" || (s === "failed" && r.result === undefined)) unfetched++;
+    }
+    const parts: string[] = [];
+    if (running && !this.hinted.has("running")) {
+      this.hinted.add("running");
+      parts.push(`${running} runner(s) are still running (as last checked)`);
+    }
+    if (unfetched && !this.hinted.has("unfetched")) {
+      this.hinted.add("unfetched");
+      parts.push(`${unfetched} runner(s) finished but their results are not fetched`);
+    }
+    if (parts.length === 0) return;
+    const advice = running ? "call wait() then fetchResults()" : "call fetchResults()";
+    this.log(1, `${parts.join(" and ")}: ${advice} (their results read undefined until then)`);
   }
 
   // ---------------------------------------------------------------- maintenance
@@ -627,7 +760,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
    * and change nothing: no status command, no write.
    */
   async retryFailed(options: RunArgs & DryRunOption = {}): Promise<{ submitted: string[] }> {
-    const dry = dryRunOf(options);
+    const dry = dryRunOf(options, "retryFailed()", this.runArgNames);
     const { dryRun: _dryRun, ...temporary } = options;
     validateRunArgs(temporary, "retryFailed() args");
     if (!dry) await this.refresh();
@@ -640,8 +773,9 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       this.log(1, "no failed runners to retry");
       return { submitted: [] };
     }
-    this.temporaryRunArgs = { ...temporary };
+    this.temporaryRunArgs = this.pinned(temporary);
     try {
+      this.warnUnusedRunArgs(failed);
       await this.submit(failed);
     } finally {
       this.temporaryRunArgs = {};
@@ -651,7 +785,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
 
   /** Forget every runner's state and result (state `reset`): the next run() submits them again. */
   resetRuns(options: DryRunOption = {}): string[] {
-    const dry = dryRunOf(options);
+    const dry = dryRunOf(options, "resetRuns()");
     const names = this._runners
       .filter((r) => r.state !== "created" && r.state !== "reset")
       .map((r) => r.name);
@@ -673,7 +807,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
 
   /** Remove one runner (by position in `runners` or by name) from the Dataset and its database. */
   removeRun(which: number | string, options: DryRunOption = {}): string {
-    const dry = dryRunOf(options);
+    const dry = dryRunOf(options, "removeRun()");
     const r = typeof which === "number" ? this._runners[which] : this.byName.get(which as string);
     if (!r) {
       throw new InvalidArgumentError(
@@ -693,7 +827,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
 
   /** Remove every runner from the Dataset and its database (files are left; see wipeLocal/wipeRemote). */
   wipeRuns(options: DryRunOption = {}): string[] {
-    const dry = dryRunOf(options);
+    const dry = dryRunOf(options, "wipeRuns()");
     const names = this._runners.map((r) => r.name);
     if (dry) {
       for (const n of names) this.logger(`dry run: would remove ${n}`);
@@ -717,15 +851,15 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
 
   /** Every local staging folder of this Dataset. */
   private localFolders(): string[] {
-    const roots = new Set<string>([resolve(String(this.runArgs.localDir))]);
-    for (const r of this._runners) roots.add(resolve(String(r.derivedRunArgs.localDir)));
+    const roots = new Set<string>([this.localRoot(this.runArgs.localDir)]);
+    for (const r of this._runners) roots.add(this.localRoot(r.derivedRunArgs.localDir));
     for (const p of this.placements.values()) roots.add(p.localRoot);
     return [...roots].map((root) => resolve(root, this.folder));
   }
 
   /** Delete the Dataset's staging folder(s) under localDir. */
   wipeLocal(options: DryRunOption = {}): string[] {
-    const dry = dryRunOf(options);
+    const dry = dryRunOf(options, "wipeLocal()");
     const dirs = this.localFolders().filter((d) => existsSync(d));
     for (const d of dirs) {
       if (dry) this.logger(`dry run: would delete ${d}`);
@@ -736,12 +870,11 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
 
   /** Delete the Dataset's folder(s) under remoteDir on the far side, in one command. */
   async wipeRemote(options: DryRunOption = {}): Promise<string[]> {
-    const dry = dryRunOf(options);
-    const local = this.connection.kind === "local";
-    const roots = new Set<string>([String(this.runArgs.remoteDir)]);
-    for (const r of this._runners) roots.add(String(r.derivedRunArgs.remoteDir));
-    for (const p of this.placements.values()) roots.add(p.remoteRoot);
-    const dirs = [...new Set([...roots].map((root) => `${local ? resolve(root) : root}/${this.folder}`))];
+    const dry = dryRunOf(options, "wipeRemote()");
+    const roots = new Set<string>([this.remoteRoot(this.runArgs.remoteDir)]);
+    for (const r of this._runners) roots.add(this.remoteRoot(r.derivedRunArgs.remoteDir));
+    for (const p of this.placements.values()) roots.add(this.remoteRoot(p.remoteRoot));
+    const dirs = [...new Set([...roots].map((root) => `${root}/${this.folder}`))];
     if (dry) {
       for (const d of dirs) this.logger(`dry run: would delete ${this.connection.label}:${d}`);
       return dirs;
@@ -755,7 +888,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
    * object cannot be used afterwards.
    */
   async hardReset(options: DryRunOption = {}): Promise<void> {
-    const dry = dryRunOf(options);
+    const dry = dryRunOf(options, "hardReset()");
     this.wipeLocal(options);
     await this.wipeRemote(options);
     if (dry) {

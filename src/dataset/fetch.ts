@@ -17,7 +17,7 @@ import { markFailed, refresh } from "./tracking.js";
  * collected lines of every submission concerned (a transfer only for lines that are missing).
  * Results are accepted only if they carry the token of the runner's current submission.
  */
-export async function fetchFinished<Args extends Record<string, unknown>, Result>(
+export async function fetchFinished<Args extends object, Result>(
   ds: DatasetInternals<Args, Result>,
 ): Promise<void> {
   await refresh(ds);
@@ -112,7 +112,7 @@ export async function fetchFinished<Args extends Record<string, unknown>, Result
 }
 
 /** Before a resubmission, move the fetched result aside locally and forget it in memory. */
-export function setAsideOldResult<Args extends Record<string, unknown>, Result>(
+export function setAsideOldResult<Args extends object, Result>(
   r: Runner<Args, Result>,
   p: Placement | undefined,
   folder: string,
@@ -131,7 +131,7 @@ export function setAsideOldResult<Args extends Record<string, unknown>, Result>(
 }
 
 /** A fetched runner whose output was too big for its collected line: its files are copied. */
-interface Large<Args extends Record<string, unknown>, Result> {
+interface Large<Args extends object, Result> {
   r: Runner<Args, Result>;
   doc: WireRecord;
 }
@@ -140,7 +140,7 @@ interface Large<Args extends Record<string, unknown>, Result> {
  * Take a fetched result or error record, if it belongs to the runner's current submission and says
  * what the runner's state says; "damaged" when its result cannot be decoded.
  */
-function applyFetched<Args extends Record<string, unknown>, Result>(
+function applyFetched<Args extends object, Result>(
   ds: DatasetInternals<Args, Result>,
   r: Runner<Args, Result>,
   doc: WireRecord,
@@ -175,10 +175,7 @@ function applyFetched<Args extends Record<string, unknown>, Result>(
 }
 
 /** A failure's full error: what the run wrote on stderr, then the error itself (its last line). */
-function setError<Args extends Record<string, unknown>, Result>(
-  r: Runner<Args, Result>,
-  error: string,
-): void {
+function setError<Args extends object, Result>(r: Runner<Args, Result>, error: string): void {
   const stderr = r.stderr ?? "";
   r.errorText = stderr === "" ? error : `${stderr}${stderr.endsWith("\n") ? "" : "\n"}${error}`;
   r.result = new RunnerFailedError(r.name, r.errorText);
@@ -196,7 +193,7 @@ function outputCopies(
 }
 
 /** Outputs too big for the collected lines: one copy of their files, then read locally. */
-async function pullLargeOutputs<Args extends Record<string, unknown>, Result>(
+async function pullLargeOutputs<Args extends object, Result>(
   ds: DatasetInternals<Args, Result>,
   p: Placement,
   dir: string,

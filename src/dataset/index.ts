@@ -1,3 +1,10 @@
 export { Dataset } from "./dataset.js";
-export type { AppendOptions, DatasetOptions, Logger, WaitOptions } from "./options.js";
+export type {
+  AppendOptions,
+  DatasetOptions,
+  FetchOptions,
+  Logger,
+  OpenOptions,
+  WaitOptions,
+} from "./options.js";
 export type { MasterLiveness } from "./status.js";

@@ -8,7 +8,7 @@ import type { Placement } from "./records.js";
 import type { MasterLiveness } from "./status.js";
 
 /** What tracking and fetching use of a Dataset's private state (a live view, not a copy). */
-export interface DatasetInternals<Args extends Record<string, unknown>, Result> {
+export interface DatasetInternals<Args extends object, Result> {
   readonly name: string;
   /** The Dataset's bookkeeping folder name (under localDir and remoteDir). */
   readonly folder: string;
@@ -53,9 +53,12 @@ export interface Follower {
 }
 
 /** What a submission uses besides: the shipped function, extra files and the downstream Datasets. */
-export interface SubmissionHost<Args extends Record<string, unknown>, Result>
-  extends DatasetInternals<Args, Result> {
+export interface SubmissionHost<Args extends object, Result> extends DatasetInternals<Args, Result> {
   readonly functionSource: string;
   readonly extraFilesSend: readonly string[];
   readonly downstream: readonly Follower[];
+  /** The absolute local folder a localDir run arg names (`~`, relative paths resolved). */
+  localRoot(dir: unknown): string;
+  /** The remote folder a remoteDir run arg names: absolute on a local connection, else as ssh sees it. */
+  remoteRoot(dir: unknown): string;
 }

@@ -162,7 +162,7 @@ export function parseLaunchOutcomes(stdout: string, count: number): LaunchOutcom
  * Give runners the ids a launch printed (`pid N` for a detached master, `job S ID` for planned job
  * S); a runner's job and array task come from its placement. Returns the job ids by planned job.
  */
-export function applyLaunchLines<Args extends Record<string, unknown>, Result>(
+export function applyLaunchLines<Args extends object, Result>(
   runners: readonly Runner<Args, Result>[],
   placements: Map<string, Placement>,
   lines: readonly string[],
@@ -204,7 +204,7 @@ export function linesOf(stdout: string, i: number): string[] {
  * ids it recorded; runners of a launch that started and left no end are failed, since whether they
  * started cannot be told (retryFailed() submits them again, deliberately).
  */
-export async function settleLaunches<Args extends Record<string, unknown>, Result>(
+export async function settleLaunches<Args extends object, Result>(
   ds: DatasetInternals<Args, Result>,
 ): Promise<void> {
   const pending = ds.runners.filter(
@@ -267,7 +267,7 @@ export async function settleLaunches<Args extends Record<string, unknown>, Resul
     ds.log(1, `${unknown} runner(s) of an interrupted launch failed: it cannot be told whether they started`);
 }
 
-function backToCreated<Args extends Record<string, unknown>, Result>(r: Runner<Args, Result>, now: number) {
+function backToCreated<Args extends object, Result>(r: Runner<Args, Result>, now: number) {
   r.jobId = undefined;
   r.setState("created", now);
 }

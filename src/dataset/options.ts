@@ -21,9 +21,12 @@ export interface DatasetOwnOptions {
   computer?: Computer;
   /** 0 = quiet, 1 = default messages, 2 = verbose. `true` = 2, `false` = 0. */
   verbose?: number | boolean;
-  /** Folder of the database file. Default: the working directory. */
+  /** Folder of the database file (`~/…`: under the home). Default: the working directory. */
   dbDir?: string;
-  /** Files (local paths) sent into remoteDir with every run, reachable from runDir as `../file`. */
+  /**
+   * Files (local paths, `~/…` under the home) sent into remoteDir with every run, where the function
+   * runs (with runDir, at `../file`).
+   */
   extraFilesSend?: string[];
   /** Where messages go (default console.log). */
   logger?: Logger;
@@ -69,12 +72,29 @@ export interface AppendOwnOptions {
 export const APPEND_OWN_KEYS: ReadonlySet<string> = new Set(["name", "skip", "force", "lazy", "quiet"]);
 export type AppendOptions = AppendOwnOptions & RunArgs;
 
+/** Options of appendRuns (each runner gets its own name; the appends are always batched). */
+export const APPEND_RUNS_OWN_KEYS: ReadonlySet<string> = new Set(
+  [...APPEND_OWN_KEYS].filter((k) => k !== "name" && k !== "lazy"),
+);
+
 export interface WaitOptions {
   /** Longest pause between polls, seconds (default 1; polls start faster and back off). */
   interval?: number;
   /** Give up after this many seconds with WaitTimeoutError (default: never). */
   timeout?: number;
 }
+export const WAIT_KEYS: ReadonlySet<string> = new Set(["interval", "timeout"]);
+
+/** fetchResults() has no options yet: every key is refused. */
+export type FetchOptions = Record<string, never>;
+export const FETCH_KEYS: ReadonlySet<string> = new Set([]);
+
+/** Options of the maintenance operations (resetRuns, removeRun, wipeRuns, wipeLocal, ...). */
+export const DRY_RUN_KEYS: ReadonlySet<string> = new Set(["dryRun"]);
+
+/** Options of Dataset.open(): what may override the stored settings. */
+export type OpenOptions = Pick<DatasetOwnOptions, "connection" | "url" | "logger" | "verbose">;
+export const OPEN_KEYS: ReadonlySet<string> = new Set(["connection", "url", "logger", "verbose"]);
 
 /** Split an options object into the keys a function owns and the run args. */
 export function splitOptions<T extends object>(

@@ -6,7 +6,7 @@ import { jobScript, RUNNERS_FAILED_EXIT } from "./scripts.js";
 import type { Stager } from "./stage.js";
 
 /** One (localDir, remoteDir) pair of a submission: one transfer, one part of the launch command. */
-export interface Folder<Args extends Record<string, unknown>, Result> {
+export interface Folder<Args extends object, Result> {
   localRoot: string;
   remoteRoot: string;
   runners: Runner<Args, Result>[];
@@ -40,7 +40,7 @@ export function baseJobId(id: string | undefined): string | undefined {
  * Plan a downstream submission as the mirror image of its upstream's jobs: task t of job s runs the
  * runners whose upstream runners ran in task t of upstream job s, so that per-task dependencies hold.
  */
-export function mirrorPlans<Args extends Record<string, unknown>, Result>(
+export function mirrorPlans<Args extends object, Result>(
   upstream: UpstreamSubmission,
   runners: Runner<Args, Result>[],
   positions: Map<string, number>,
@@ -59,7 +59,7 @@ export function mirrorPlans<Args extends Record<string, unknown>, Result>(
 }
 
 /** Write the job scripts of every planned job and return the text that submits them all. */
-export function stageJobs<Args extends Record<string, unknown>, Result>(
+export function stageJobs<Args extends object, Result>(
   f: Folder<Args, Result>,
   token: string,
   upstream: UpstreamSubmission | undefined,
@@ -105,7 +105,7 @@ export function stageJobs<Args extends Record<string, unknown>, Result>(
 }
 
 /** What a downstream Dataset needs to follow this submission (`all`: every runner of the Dataset). */
-export function upstreamInfo<Args extends Record<string, unknown>, Result>(
+export function upstreamInfo<Args extends object, Result>(
   token: string,
   runners: Runner<Args, Result>[],
   folders: Map<string, Folder<Args, Result>>,

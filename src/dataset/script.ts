@@ -261,7 +261,7 @@ export function parseScriptFetch(stdout: string): Map<string, Fetched> {
  * newline trimmed, as the result; stderr as the error of a failure) and keep local copies
  * `<name>.out` / `<name>.err` beside the staged files.
  */
-export async function fetchScriptOutputs<Args extends Record<string, unknown>, Result>(
+export async function fetchScriptOutputs<Args extends object, Result>(
   exec: (script: string) => Promise<{ stdout: string }>,
   folder: string,
   groups: { p: Placement; runners: Runner<Args, Result>[] }[],

@@ -1,4 +1,3 @@
-import { resolve } from "node:path";
 import { parseDuration } from "../computer/duration.js";
 import { planJobs } from "../computer/index.js";
 import { isInFlightState, type Runner } from "../runner/index.js";
@@ -32,7 +31,7 @@ import { type StagedRunner, Stager } from "./stage.js";
  * is exactly-once per token (see launch.ts), so a process that finds `transferred` runners asks
  * the far side what became of them instead of submitting them again.
  */
-export async function submit<Args extends Record<string, unknown>, Result>(
+export async function submit<Args extends object, Result>(
   ds: SubmissionHost<Args, Result>,
   runners: Runner<Args, Result>[],
   upstream?: UpstreamSubmission,
@@ -46,7 +45,7 @@ export async function submit<Args extends Record<string, unknown>, Result>(
   }
 }
 
-async function submitAs<Args extends Record<string, unknown>, Result>(
+async function submitAs<Args extends object, Result>(
   token: string,
   ds: SubmissionHost<Args, Result>,
   runners: Runner<Args, Result>[],
@@ -66,8 +65,8 @@ async function submitAs<Args extends Record<string, unknown>, Result>(
   const folders = new Map<string, Folder<Args, Result>>();
   for (const r of runners) {
     const d = r.derivedRunArgs;
-    const localRoot = resolve(String(d.localDir));
-    const remoteRoot = ds.connection.kind === "local" ? resolve(String(d.remoteDir)) : String(d.remoteDir);
+    const localRoot = ds.localRoot(d.localDir);
+    const remoteRoot = ds.remoteRoot(d.remoteDir);
     const key = `${localRoot}\0${remoteRoot}`;
     if (!folders.has(key))
       folders.set(key, {
@@ -97,7 +96,9 @@ async function submitAs<Args extends Record<string, unknown>, Result>(
     }
   }
   // A script Dataset's runners get their scripts rendered now: a missing value stops everything.
-  const rendered = ds.script ? renderScripts(ds.script, runners) : undefined;
+  const rendered = ds.script
+    ? renderScripts(ds.script, runners as readonly { name: string; args: Record<string, unknown> }[])
+    : undefined;
   for (const r of runners) setAsideOldResult(r, ds.placements.get(r.name), folder);
 
   // Without a scheduler the downstream runs are started by this submission's master script, so

@@ -1,7 +1,8 @@
 import { isInFlightState, type Runner } from "../runner/index.js";
 import { InvalidArgumentError, RunnerFailedError, WaitTimeoutError } from "../shared/errors.js";
+import { checkOptionKeys } from "../shared/suggest.js";
 import type { DatasetInternals } from "./internals.js";
-import type { WaitOptions } from "./options.js";
+import { WAIT_KEYS, type WaitOptions } from "./options.js";
 import { baseJobId } from "./plans.js";
 import { DIAG_MARKER, LIVE_MARKER, STATUS_MARKER, statusScript } from "./scripts.js";
 import { type MasterLiveness, parseLiveLines, parseStateLines } from "./status.js";
@@ -9,10 +10,7 @@ import { type MasterLiveness, parseLiveLines, parseStateLines } from "./status.j
 /** How long a job the scheduler reports finished may stay without its runner's own final line. */
 export const UNREPORTED_GRACE_MS = 20_000;
 
-export function markFailed<Args extends Record<string, unknown>, Result>(
-  r: Runner<Args, Result>,
-  why: string,
-): void {
+export function markFailed<Args extends object, Result>(r: Runner<Args, Result>, why: string): void {
   r.setState("failed");
   r.errorText = why;
   r.result = new RunnerFailedError(r.name, why);
@@ -34,7 +32,7 @@ function withCause(message: string, l: MasterLiveness | undefined, addReason = t
  * is a scheduler) and the state lines the runs wrote. The runs' own lines win; the scheduler's view
  * only turns runners whose job died without a word (timeout, cancel, node failure) into failures.
  */
-export async function refresh<Args extends Record<string, unknown>, Result>(
+export async function refresh<Args extends object, Result>(
   ds: DatasetInternals<Args, Result>,
 ): Promise<void> {
   const folder = ds.folder;
@@ -138,7 +136,7 @@ export async function refresh<Args extends Record<string, unknown>, Result>(
  * Stop every in-flight runner: one scheduler cancel (or one kill of the master process groups)
  * for all of them. Cancelled runners are marked failed. Returns the names cancelled.
  */
-export async function cancel<Args extends Record<string, unknown>, Result>(
+export async function cancel<Args extends object, Result>(
   ds: DatasetInternals<Args, Result>,
 ): Promise<string[]> {
   await refresh(ds);
@@ -170,6 +168,7 @@ export async function waitUntil(
 ): Promise<void> {
   if (options === null || typeof options !== "object" || Array.isArray(options))
     throw new InvalidArgumentError("wait options", options, "an object { interval?, timeout? } (seconds)");
+  checkOptionKeys("wait()", options, { own: WAIT_KEYS, runArgs: false });
   const interval = options.interval ?? 1;
   const timeout = options.timeout;
   if (typeof interval !== "number" || !(interval > 0))

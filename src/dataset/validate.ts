@@ -1,20 +1,29 @@
 import { existsSync, statSync } from "node:fs";
 import { Computer } from "../computer/index.js";
+import { templateNames } from "../computer/names.js";
 import { type ConnectOptions, connect } from "../connection/index.js";
 import type { Connection } from "../connection/types.js";
 import type { Serializer } from "../remote/serial.mjs";
-import { type RunArgs, validateRunArgs } from "../runargs/index.js";
+import { NATIVE_RUN_ARG_KEYS, type RunArgs, validateRunArgs } from "../runargs/index.js";
 import { InvalidArgumentError, SerializationError } from "../shared/errors.js";
+import { localPath } from "../shared/paths.js";
+import { checkOptionKeys } from "../shared/suggest.js";
 import { isValidName } from "./layout.js";
 import {
   APPEND_OWN_KEYS,
   type AppendOptions,
   type AppendOwnOptions,
   type DatasetOwnOptions,
+  DRY_RUN_KEYS,
   type Logger,
   splitOptions,
 } from "./options.js";
 import { SERIALIZERS, type SerializerName } from "./serializer.js";
+
+/** The run-arg names known with this Computer: remoterun's own and those its template reads. */
+export function runArgNamesOf(computer: Computer | undefined): ReadonlySet<string> {
+  return new Set([...NATIVE_RUN_ARG_KEYS, ...(computer ? templateNames(computer.template) : [])]);
+}
 
 /** The settings of `new Dataset` from its own options, each checked (run args too) in this order. */
 export function datasetSettings(
@@ -59,21 +68,22 @@ export function datasetSettings(
     throw new InvalidArgumentError("logger", own.logger, "a function that takes a message");
   }
   const logger = own.logger ?? ((m: string) => console.log(m));
-  const given = own.connection ?? own.url;
-  const connection = isConnection(given) ? given : connect(given as ConnectOptions);
   if (own.computer !== undefined && !(own.computer instanceof Computer)) {
     throw new InvalidArgumentError("computer", own.computer, "a Computer (e.g. Computer.slurm())");
   }
-  const extra = own.extraFilesSend ?? [];
-  if (
-    !Array.isArray(extra) ||
-    extra.some((f) => typeof f !== "string" || !existsSync(f) || !statSync(f).isFile())
-  ) {
-    throw new InvalidArgumentError("extraFilesSend", extra, "an array of paths of existing files");
-  }
-  const dbDir = own.dbDir ?? process.cwd();
-  if (typeof dbDir !== "string" || dbDir === "")
-    throw new InvalidArgumentError("dbDir", dbDir, "a folder path");
+  const givenExtra = own.extraFilesSend ?? [];
+  if (!Array.isArray(givenExtra) || givenExtra.some((f) => typeof f !== "string" || f === ""))
+    throw new InvalidArgumentError("extraFilesSend", givenExtra, "an array of paths of existing files");
+  // Local paths: `~/…` is the local home, relative paths are from the working folder now.
+  const extra = givenExtra.map((f: string) => localPath(f, "extraFilesSend"));
+  if (extra.some((f) => !existsSync(f) || !statSync(f).isFile()))
+    throw new InvalidArgumentError("extraFilesSend", givenExtra, "an array of paths of existing files");
+  const givenDbDir = own.dbDir ?? process.cwd();
+  if (typeof givenDbDir !== "string" || givenDbDir === "")
+    throw new InvalidArgumentError("dbDir", givenDbDir, "a folder path");
+  const dbDir = localPath(givenDbDir, "dbDir");
+  const given = own.connection ?? own.url;
+  const connection = isConnection(given) ? given : connect(given as ConnectOptions);
   return {
     serializer,
     name,
@@ -91,10 +101,12 @@ export function datasetSettings(
 export function appendInput(
   args: unknown,
   options: AppendOptions,
+  runArgNames: ReadonlySet<string>,
   serializer: Serializer,
 ): { own: Partial<AppendOwnOptions>; runArgs: RunArgs; wireArgs: unknown } {
-  if (options === null || typeof options !== "object")
+  if (options === null || typeof options !== "object" || Array.isArray(options))
     throw new InvalidArgumentError("appendRun options", options, "an object");
+  checkOptionKeys("appendRun", options, { own: APPEND_OWN_KEYS, runArgs: runArgNames });
   if (args === null || typeof args !== "object" || Array.isArray(args)) {
     throw new InvalidArgumentError("appendRun args", args, "an object of named function arguments");
   }
@@ -124,9 +136,14 @@ export interface DryRunOption {
   dryRun?: boolean;
 }
 
-export function dryRunOf(options: DryRunOption): boolean {
-  if (options === null || typeof options !== "object")
-    throw new InvalidArgumentError("options", options, "an object");
+/**
+ * The dryRun flag of a maintenance call (`call` names it in errors). Without `runArgNames` the call
+ * takes no other option; with them (retryFailed) other keys are run args, typos refused.
+ */
+export function dryRunOf(options: DryRunOption, call: string, runArgNames?: ReadonlySet<string>): boolean {
+  if (options === null || typeof options !== "object" || Array.isArray(options))
+    throw new InvalidArgumentError(`${call} options`, options, "an object");
+  checkOptionKeys(call, options, { own: DRY_RUN_KEYS, runArgs: runArgNames ?? false });
   if (options.dryRun !== undefined && typeof options.dryRun !== "boolean") {
     throw new InvalidArgumentError("dryRun", options.dryRun, "a boolean");
   }

@@ -24,3 +24,21 @@ export function defaultRunArgs(): RunArgs {
 
 /** Keys that decide *whether* a runner runs, not *what* it runs: kept out of runner identities. */
 export const CONTEXTUAL_KEYS: ReadonlySet<string> = new Set(["skip", "force", "forceIgnoresSuccess"]);
+
+/**
+ * Every run arg remoterun itself reads (besides the Computer's template placeholders): the names the
+ * options checks compare typos against and the unused-run-arg warning leaves out.
+ */
+export const NATIVE_RUN_ARG_KEYS: ReadonlySet<string> = new Set([
+  "skip",
+  "force",
+  "forceIgnoresSuccess",
+  "asynchronous",
+  "localDir",
+  "remoteDir",
+  "runDir",
+  "timeout",
+  "runnersPerJob",
+  "maxProcesses",
+  "concurrency",
+]);

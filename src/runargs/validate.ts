@@ -1,5 +1,6 @@
 import { parseDuration } from "../computer/duration.js";
 import { InvalidArgumentError } from "../shared/errors.js";
+import { isOtherHome } from "../shared/paths.js";
 
 const BOOLEAN_KEYS = ["skip", "force", "forceIgnoresSuccess", "asynchronous"] as const;
 const DIR_KEYS = ["localDir", "remoteDir", "runDir"] as const;
@@ -48,8 +49,17 @@ function validateDir(name: string, value: unknown, relative: boolean): void {
   }
   if (/[\0\n\r]/.test(value))
     throw new InvalidArgumentError(name, value, "a path without NUL or line breaks");
+  if (isOtherHome(value))
+    throw new InvalidArgumentError(
+      name,
+      value,
+      "a path that is absolute, relative, `~` or starts with `~/`",
+      "`~user/…` is not expanded: give the absolute path",
+    );
   if (relative) {
     if (value.startsWith("/")) throw new InvalidArgumentError(name, value, "a path relative to remoteDir");
+    if (value.startsWith("~"))
+      throw new InvalidArgumentError(name, value, "a path relative to remoteDir", "`~` is not a home there");
     if (value.split("/").includes(".."))
       throw new InvalidArgumentError(name, value, "a path inside remoteDir (no '..')");
   }

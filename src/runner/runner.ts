@@ -59,7 +59,7 @@ export function runnerIdentity(
 }
 
 /** One run of the Dataset's function with one set of args. */
-export class Runner<Args extends Record<string, unknown> = Record<string, unknown>, Result = unknown> {
+export class Runner<Args extends object = Record<string, unknown>, Result = unknown> {
   readonly index: number;
   readonly name: string;
   readonly identity: string;
@@ -137,7 +137,7 @@ export class Runner<Args extends Record<string, unknown> = Record<string, unknow
       index: this.index,
       name: this.name,
       identity: this.identity,
-      args: this.args,
+      args: this.args as Record<string, unknown>,
       runArgs: this.runArgs,
       state: this.state,
       stateTime: this.stateTime,
