@@ -79,6 +79,73 @@ describe("the runtime on Node 18", () => {
     await down.close();
   });
 
+  it.each(["v8", "yaml"] as const)(
+    "reads args and writes results in the %s serializer the driver's Node reads",
+    async (serializer) => {
+      const connection = connect({ kind: "local", node: node18 });
+      const dirs = {
+        dbDir: tmp,
+        localDir: join(tmp, "local"),
+        remoteDir: join(tmp, "remote"),
+        verbose: 0,
+        skip: false,
+      };
+      const up = new Dataset((args: Record<string, unknown>) => ({ args, version: process.version }), {
+        name: `n18${serializer}`,
+        connection,
+        serializer,
+        ...dirs,
+      });
+      // A json Dataset downstream reads the upstream's results in their serializer.
+      const down = new Dataset(
+        (_a: { k: number }, ctx: { upstream?: unknown }) =>
+          (ctx.upstream as { args: { when: Date } }).args.when.getTime(),
+        { name: `n18${serializer}down`, connection, ...dirs },
+      );
+      const proto: Record<string, unknown> = { a: 1 };
+      Object.defineProperty(proto, "__proto__", {
+        value: 2,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+      const when = new Date("2020-02-02T02:02:02.002Z");
+      const common = {
+        when,
+        specials: [Number.NaN, Number.POSITIVE_INFINITY, -0],
+        unicode: "日本語 😀 \uD800",
+        bytes: new Uint8Array([0, 255]),
+        proto,
+        empty: [{}, []],
+      };
+      const cyclic: Record<string, unknown> = { n: 1 };
+      cyclic.self = cyclic;
+      const v8Only = {
+        buf: Buffer.from([1, 2, 3]),
+        f32: new Float32Array([1.5]),
+        re: /x+/g,
+        big: 2n ** 80n,
+        map: new Map([[1, new Set([2])]]),
+        cyclic,
+      };
+      const args = serializer === "v8" ? { ...common, ...v8Only } : common;
+      up.appendRun(args);
+      down.appendRun({ k: 0 });
+      up.setDownstream(down as never);
+      await up.run();
+      await up.wait({ interval: 0.05, timeout: 60 });
+      await down.wait({ interval: 0.05, timeout: 60 });
+      const [r] = await up.fetchResults();
+      const [d] = await down.fetchResults();
+      expect(r).toStrictEqual({ args, version: `v${NODE18_VERSION}` });
+      expect(Object.hasOwn((r as unknown as { args: { proto: object } }).args.proto, "__proto__")).toBe(true);
+      expect(d).toBe(when.getTime());
+      await up.close();
+      await down.close();
+    },
+    60_000,
+  );
+
   it("keeps each runner's faults and output to itself", async () => {
     const connection = connect({ kind: "local", node: node18 });
     const ds = new Dataset(

@@ -160,6 +160,17 @@ describe("results", () => {
     expect(JSON.parse(JSON.stringify(jsonResult({ x: undefined, y: 1 })))).toEqual({ y: 1 });
   });
 
+  it("JSON: what the v8 and yaml serializers bring back (cycles, own __proto__ keys, RegExp, errors)", () => {
+    const cyclic: Record<string, unknown> = { n: 1 };
+    cyclic.self = cyclic;
+    expect(jsonResult(cyclic)).toEqual({ n: 1, self: "[Circular]" });
+    const proto = JSON.parse('{"__proto__": {"x": 1}}');
+    expect(JSON.stringify(jsonResult(proto))).toBe('{"__proto__":{"x":1}}');
+    expect(
+      jsonResult([/a+/g, new RangeError("r"), new Float32Array([1.5]), new Uint8Array([1, 2]).buffer]),
+    ).toEqual(["/a+/g", "RangeError: r", [1.5], [1, 2]]);
+  });
+
   it("table: one row per runner", () => {
     const lines = renderResults(
       [

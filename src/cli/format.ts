@@ -6,6 +6,7 @@ import {
   RunnerFailedError,
   type RunnerState,
 } from "../index.js";
+import { put } from "../remote/codec.mjs";
 
 /** The colour functions the formatters use (picocolors' shape; identity functions when off). */
 export interface Paint {
@@ -217,21 +218,35 @@ export function jsonResult(value: unknown): unknown {
   return toJsonSafe(value);
 }
 
-function toJsonSafe(value: unknown): unknown {
+function toJsonSafe(value: unknown, ancestors: object[] = []): unknown {
   if (typeof value === "bigint") return value.toString();
   if (value === undefined || typeof value === "function" || typeof value === "symbol") return null;
-  if (value instanceof Date) return value.toISOString();
-  if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [String(k), toJsonSafe(v)]));
-  if (value instanceof Set) return [...value].map(toJsonSafe);
-  if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<number>);
-  if (Array.isArray(value)) return value.map(toJsonSafe);
-  if (value && typeof value === "object") {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = toJsonSafe(v);
-    return out;
-  }
   if (typeof value === "number" && !Number.isFinite(value)) return String(value);
-  return value;
+  if (value === null || typeof value !== "object") return value;
+  if (value instanceof Date) return value.toISOString();
+  if (value instanceof RegExp) return String(value);
+  if (value instanceof Error) return `${value.name}: ${value.message}`;
+  if (value instanceof ArrayBuffer) return Array.from(new Uint8Array(value));
+  if (ArrayBuffer.isView(value))
+    return Array.from(value as unknown as ArrayLike<number>, (n) => toJsonSafe(n));
+  // A v8 result may refer to itself.
+  if (ancestors.includes(value)) return "[Circular]";
+  ancestors.push(value);
+  try {
+    const safe = (v: unknown) => toJsonSafe(v, ancestors);
+    if (value instanceof Map) {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of value) put(out, String(k), safe(v));
+      return out;
+    }
+    if (value instanceof Set) return [...value].map(safe);
+    if (Array.isArray(value)) return value.map(safe);
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) put(out, k, safe(v));
+    return out;
+  } finally {
+    ancestors.pop();
+  }
 }
 
 /** A result on one line for the human-readable `results` table. */

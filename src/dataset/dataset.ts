@@ -4,7 +4,7 @@ import { Computer } from "../computer/index.js";
 import { linkedNames } from "../computer/names.js";
 import type { Template } from "../computer/template.js";
 import type { Connection } from "../connection/types.js";
-import { decode } from "../remote/codec.mjs";
+import type { Serializer } from "../remote/serial.mjs";
 import {
   decideAppend,
   decideSubmit,
@@ -58,6 +58,7 @@ import {
   storedDataset,
 } from "./records.js";
 import { checkScriptArgs, parseScript, resultOption, type ScriptResult } from "./script.js";
+import { driverSerializer, type SerializerName } from "./serializer.js";
 import type { MasterLiveness } from "./status.js";
 import { submit } from "./submission.js";
 import { cancel, refresh, waitUntil } from "./tracking.js";
@@ -82,6 +83,11 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
   /** How jobs are scripted and submitted; undefined = no scheduler (runs start right away). */
   readonly computer: Computer | undefined;
   readonly dbFile: string;
+  /** How args and results are encoded (the `serializer` option; part of the identity unless "json"). */
+  readonly serializer: SerializerName;
+  private readonly codec: Serializer;
+  /** v8 Datasets: each runner's args in wire form (base64), as the database keeps them. */
+  private readonly argsV8 = new WeakMap<Runner<Args, Result>, string>();
   private readonly downstream: Dataset<Record<string, unknown>, unknown>[] = [];
   readonly extraFilesSend: readonly string[];
   private readonly functionSource: string;
@@ -150,8 +156,19 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
     }
     this.scriptResult = resultOption(options.resultFile, options.resultFormat, this.script !== undefined);
     const { own, runArgs } = splitOptions(options, DATASET_OWN_KEYS);
-    const { name, verbosity, logger, connection, ownsConnection, computer, extraFilesSend, dbDir } =
-      datasetSettings(own, runArgs);
+    const {
+      name,
+      verbosity,
+      logger,
+      connection,
+      ownsConnection,
+      computer,
+      extraFilesSend,
+      dbDir,
+      serializer,
+    } = datasetSettings(own, runArgs);
+    this.serializer = serializer;
+    this.codec = driverSerializer(serializer);
     this.verbosity = verbosity;
     this.logger = logger;
     this.connection = connection;
@@ -159,7 +176,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
     this.computer = computer;
     this.extraFilesSend = extraFilesSend;
     this.name = name;
-    this.identity = datasetIdentity(name, this.script, this.functionSource, this.scriptResult);
+    this.identity = datasetIdentity(name, this.script, this.functionSource, serializer, this.scriptResult);
     this.internals = this.makeInternals();
     try {
       mkdirSync(dbDir, { recursive: true, mode: 0o700 });
@@ -234,6 +251,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
       String(stored.options.name),
       stored.options.script,
       stored.functionSource ?? "",
+      stored.options.serializer ?? "json",
       resultOption(
         stored.options.resultFile,
         stored.options.resultFormat,
@@ -334,7 +352,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
   private pendingWrites: StoredRunner[] = [];
 
   private appendOne(args: Args, options: AppendOptions): { runner: Runner<Args, Result>; added: boolean } {
-    const { own, runArgs, encodedArgs } = appendInput(args, options, this.runArgNames);
+    const { own, runArgs, wireArgs } = appendInput(args, options, this.runArgNames, this.codec);
     // appendInput checked that args is a plain object.
     const plain = args as Record<string, unknown>;
     if (this.template) checkScriptArgs(plain);
@@ -372,7 +390,8 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
       index,
       name,
       identity: decision === "force" ? runnerIdentity(plain, derived, this.identity, index) : identity,
-      args: decode(encodedArgs) as Record<string, unknown>,
+      // A copy through the wire form: what the function will see, safe from later changes by the caller.
+      args: this.codec.fromWire(wireArgs) as Record<string, unknown>,
       // Hashed as given above; kept with local paths pinned to the working folder of this call.
       runArgs: this.pinned(runArgs),
       state: "created",
@@ -380,7 +399,8 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
     };
     this.nextIndex = index + 1;
     const runner = this.adopt(rec);
-    this.pendingWrites.push(rec);
+    if (this.serializer === "v8") this.argsV8.set(runner, wireArgs as string);
+    this.pendingWrites.push(this.record(runner));
     if (summary) summary[decision === "force" ? "forced" : "appended"]++;
     if (!quiet) this.log(1, `appended run ${name}`);
     return { runner, added: true };
@@ -395,15 +415,27 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
 
   private adopt(rec: StoredRunner): Runner<Args, Result> {
     let runner: Runner<Args, Result>;
+    let args: Record<string, unknown>;
     try {
-      runner = new Runner<Args, Result>(this, rec, (t) => decode(t));
+      args =
+        rec.argsV8 !== undefined ? (this.codec.fromWire(rec.argsV8) as Record<string, unknown>) : rec.args;
     } catch (e) {
       throw new DatabaseError(
         `${this.dbFile}.json`,
-        `runner ${rec.name} (index ${rec.index}): its result is not readable, expected the tagged JSON of a value`,
+        `runner ${rec.name} (index ${rec.index}): its args are not readable, expected the ${this.serializer} serializer's form of an object`,
         { cause: e },
       );
     }
+    try {
+      runner = new Runner<Args, Result>(this, { ...rec, args }, (t) => this.codec.fromWire(JSON.parse(t)));
+    } catch (e) {
+      throw new DatabaseError(
+        `${this.dbFile}.json`,
+        `runner ${rec.name} (index ${rec.index}): its result is not readable, expected the ${this.serializer} serializer's form of a value`,
+        { cause: e },
+      );
+    }
+    if (rec.argsV8 !== undefined) this.argsV8.set(runner, rec.argsV8);
     this._runners.push(runner);
     this.byName.set(runner.name, runner);
     if (!this.byIdentity.has(runner.identity)) this.byIdentity.set(runner.identity, runner);
@@ -605,6 +637,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
       script: this.template,
       ...(this.scriptResult ? { scriptResult: this.scriptResult } : {}),
       functionSource: this.functionSource,
+      codec: this.codec,
       extraFilesSend: this.extraFilesSend,
       placements: this.placements,
       unreported: new Map(),
@@ -892,6 +925,8 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
       meta.resultFormat = this.scriptResult.format;
     }
     if (this.computer) meta.computer = this.computer.toJSON();
+    // Absent for json, so that the databases of json Datasets stay as they always were.
+    if (this.serializer !== "json") meta.serializer = this.serializer;
     return meta;
   }
 
@@ -900,7 +935,17 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
   }
 
   private record(r: Runner<Args, Result>): StoredRunner {
-    const rec: StoredRunner = r.toRecord();
+    let rec: StoredRunner = r.toRecord();
+    if (this.serializer === "v8") {
+      // The database's tagged JSON cannot hold all that v8 carries: the args stay in their wire form.
+      let wire = this.argsV8.get(r);
+      if (wire === undefined) {
+        wire = this.codec.toWire(r.args, `${r.name} args`) as string;
+        this.argsV8.set(r, wire);
+      }
+      const { args: _args, ...rest } = rec;
+      rec = { ...rest, argsV8: wire } as StoredRunner;
+    }
     const p = this.placements.get(r.name);
     if (p) rec.placement = p;
     return rec;
@@ -942,19 +987,24 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
 }
 
 /**
- * Hash of a Dataset's name and its script (script Datasets) or its function's source. A script
- * Dataset's result file and its format are part of what the far side does: they count too (when set).
+ * Hash of a Dataset's name and its script (script Datasets) or its function's source, and of its
+ * serializer unless "json" (the identities of json Datasets are what they always were): args and
+ * results in the database and on the far side are in the serializer's form, so another serializer
+ * is another Dataset, with a database of its own. A script Dataset's result file and its format are
+ * part of what the far side does: they count too (when set).
  */
 function datasetIdentity(
   name: string,
   script: string | undefined,
   functionSource: string,
+  serializer: SerializerName,
   scriptResult?: ScriptResult,
 ): string {
-  if (script === undefined) return hashOf({ function: functionSource, name });
-  return hashOf(
-    scriptResult
-      ? { script, name, resultFile: scriptResult.file, resultFormat: scriptResult.format }
-      : { script, name },
-  );
+  const base =
+    script === undefined
+      ? { function: functionSource, name }
+      : scriptResult
+        ? { script, name, resultFile: scriptResult.file, resultFormat: scriptResult.format }
+        : { script, name };
+  return hashOf(serializer === "json" ? base : { ...base, serializer });
 }

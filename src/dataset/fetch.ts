@@ -1,7 +1,6 @@
 import { existsSync, readFileSync, renameSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { decode } from "../remote/codec.mjs";
 import { parseRecord, type WireRecord } from "../remote/wire.mjs";
 import type { Runner } from "../runner/index.js";
 import { RunnerFailedError } from "../shared/errors.js";
@@ -67,7 +66,7 @@ export async function fetchFinished<Args extends object, Result>(
     for (const r of runners) {
       const doc = lines.get(`${r.token}\0${r.name}`);
       const file = resolve(dir, fetchedFile(r)); // named before applying changes the state
-      if (doc === undefined || applyFetched(r, doc, large) !== "ok") {
+      if (doc === undefined || applyFetched(ds, r, doc, large) !== "ok") {
         missing.push(r);
         continue;
       }
@@ -93,7 +92,7 @@ export async function fetchFinished<Args extends object, Result>(
           text = undefined;
         }
         const doc = text === undefined ? undefined : (parseRecord(text) ?? null);
-        const outcome = doc ? applyFetched(r, doc, large) : doc === null ? "damaged" : "missing";
+        const outcome = doc ? applyFetched(ds, r, doc, large) : doc === null ? "damaged" : "missing";
         if (outcome === "ok") {
           await writeFilesParallel(dir, outputCopies(dir, r));
           continue;
@@ -142,6 +141,7 @@ interface Large<Args extends object, Result> {
  * what the runner's state says; "damaged" when its result cannot be decoded.
  */
 function applyFetched<Args extends object, Result>(
+  ds: DatasetInternals<Args, Result>,
   r: Runner<Args, Result>,
   doc: WireRecord,
   large: Large<Args, Result>[],
@@ -154,10 +154,12 @@ function applyFetched<Args extends object, Result>(
   )
     return "stale";
   if (isResult) {
+    // A result in another serializer's form than the Dataset's cannot be its runner's.
+    if ((doc.serializer ?? "json") !== ds.codec.name) return "damaged";
     const text = JSON.stringify(doc.result);
     let value: Result;
     try {
-      value = decode(text) as Result;
+      value = ds.codec.fromWire(doc.result) as Result;
     } catch {
       return "damaged";
     }

@@ -1,6 +1,7 @@
 import type { Computer } from "../computer/index.js";
 import type { Template } from "../computer/template.js";
 import type { Connection } from "../connection/types.js";
+import type { Serializer } from "../remote/serial.mjs";
 import type { Runner } from "../runner/index.js";
 import type { UpstreamSubmission } from "./plans.js";
 import type { Placement } from "./records.js";
@@ -19,6 +20,8 @@ export interface DatasetInternals<Args extends object, Result> {
   readonly script: Template | undefined;
   /** Where a script runner's result comes from when it is not its stdout (the `resultFile` option). */
   readonly scriptResult?: ScriptResult;
+  /** The Dataset's serializer of args and results. */
+  readonly codec: Serializer;
   /** Every runner, in order. */
   readonly runners: readonly Runner<Args, Result>[];
   /** Where each runner's files went for its current submission, by runner name. */

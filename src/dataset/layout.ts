@@ -3,7 +3,14 @@
  * Bookkeeping lives in one folder per Dataset (`<name>-<short id>`) so that users' own files and the
  * run folders stay uncluttered and two Datasets never share a file.
  */
-export const RUNTIME_FILES = ["runtime.mjs", "worker.mjs", "outcome.mjs", "wire.mjs", "codec.mjs"] as const;
+export const RUNTIME_FILES = [
+  "runtime.mjs",
+  "worker.mjs",
+  "outcome.mjs",
+  "wire.mjs",
+  "codec.mjs",
+  "serial.mjs",
+] as const;
 export const FUNCTION_FILE = "function.mjs";
 /**
  * The folder of a submission's runtime files and function. Each submission has its own, so that a

@@ -42,6 +42,11 @@ export interface DatasetOwnOptions {
   resultFile?: string;
   /** How `resultFile` is parsed; default by its extension (.json, .yaml/.yml, anything else text). */
   resultFormat?: "json" | "yaml" | "text";
+  /**
+   * How args and results are encoded, on the far side and in the database: "json" (default; tagged
+   * JSON), "yaml" (readable YAML text) or "v8" (node:v8 structured clone, binary-safe). See README.
+   */
+  serializer?: "json" | "yaml" | "v8";
 }
 
 export const DATASET_OWN_KEYS: ReadonlySet<string> = new Set([
@@ -58,6 +63,7 @@ export const DATASET_OWN_KEYS: ReadonlySet<string> = new Set([
   "script",
   "resultFile",
   "resultFormat",
+  "serializer",
 ]);
 
 export type DatasetOptions = DatasetOwnOptions & RunArgs;

@@ -23,6 +23,8 @@ export interface DatasetMeta {
   resultFormat?: "json" | "yaml" | "text";
   connection?: ConnectionSpec;
   computer?: ComputerOptions;
+  /** The serializer of args and results, when not "json" (absent: json). */
+  serializer?: "yaml" | "v8";
 }
 
 /** Where a runner's files went for its current submission (temporary run args are not kept). */
@@ -46,7 +48,14 @@ export interface Placement {
   pooled?: boolean;
 }
 
-export type StoredRunner = RunnerRecord & { placement?: Placement };
+export type StoredRunner = RunnerRecord & {
+  placement?: Placement;
+  /**
+   * A v8 Dataset's runner: its args as the v8 serializer's wire form (base64), instead of `args`
+   * (the database's tagged JSON cannot hold all that v8 carries).
+   */
+  argsV8?: string;
+};
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
@@ -74,6 +83,8 @@ function checkMeta(m: unknown): string | undefined {
       return field("connection", c, 'an object with kind "local" or "ssh"');
   }
   if (m.computer !== undefined && !isObject(m.computer)) return field("computer", m.computer, "an object");
+  if (m.serializer !== undefined && m.serializer !== "yaml" && m.serializer !== "v8")
+    return field("serializer", m.serializer, '"yaml" or "v8" when present (absent: json)');
   return undefined;
 }
 
@@ -94,7 +105,10 @@ function checkRunner(r: Record<string, unknown>): string | undefined {
   if (typeof r.name !== "string" || !isValidName(r.name)) return field("name", r.name, NAME_RULE);
   if (typeof r.identity !== "string" || r.identity === "")
     return field("identity", r.identity, "a non-empty string");
-  if (!isObject(r.args)) return field("args", r.args, "an object");
+  if (r.argsV8 !== undefined) {
+    if (typeof r.argsV8 !== "string" || r.args !== undefined)
+      return field("argsV8", r.argsV8, "a base64 string, and then no args");
+  } else if (!isObject(r.args)) return field("args", r.args, "an object");
   if (!isObject(r.runArgs)) return field("runArgs", r.runArgs, "an object");
   if (!STATES.has(r.state)) return field("state", r.state, `one of ${STATE_LIST}`);
   if (typeof r.stateTime !== "number" || !Number.isFinite(r.stateTime))
@@ -218,6 +232,7 @@ export function storedDataset(
     ...(meta.script ? { script: meta.script } : {}),
     ...(meta.resultFile !== undefined ? { resultFile: meta.resultFile } : {}),
     ...(meta.resultFormat !== undefined ? { resultFormat: meta.resultFormat } : {}),
+    ...(meta.serializer ? { serializer: meta.serializer } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.verbose !== undefined ? { verbose: options.verbose } : {}),
   };

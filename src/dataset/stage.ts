@@ -1,10 +1,11 @@
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { toTagged } from "../remote/codec.mjs";
+import type { Serializer } from "../remote/serial.mjs";
 import { batchDocument } from "../remote/wire.mjs";
 import { batchFile, FUNCTION_FILE, RUNTIME_FILES, runtimeDir } from "./layout.js";
 import { scriptBatch, scriptBatchFile, scriptFile } from "./script.js";
+import { YAML_BUNDLE, yamlBundle } from "./serializer.js";
 
 const runtimeSourceDir = fileURLToPath(new URL("../remote/", import.meta.url));
 let runtimeSources: Map<string, string> | undefined;
@@ -53,23 +54,31 @@ export class Stager {
     this.files.push(`${this.folder}/${name}`);
   }
 
-  /** The runtime, the function and the batch description (which carries every runner's args). */
+  /**
+   * The runtime, the function and the batch description (which carries every runner's args, in the
+   * serializer's wire form). The YAML library goes along when the Dataset's serializer is YAML, or
+   * when its runners read upstream results (which may be YAML).
+   */
   common(
     token: string,
     functionSource: string,
     runners: StagedRunner[],
     batch: { asynchronous: boolean; groups?: string[][] },
+    codec: Serializer,
   ): void {
     const rt = runtimeDir(token);
     for (const [name, text] of runtimeFiles()) this.put(`${rt}/${name}`, text);
+    if (codec.name === "yaml" || runners.some((r) => r.upstream))
+      this.put(`${rt}/${YAML_BUNDLE}`, yamlBundle());
     this.put(`${rt}/${FUNCTION_FILE}`, functionSource);
     const doc = {
       token,
       function: `${rt}/${FUNCTION_FILE}`,
       asynchronous: batch.asynchronous,
+      ...(codec.name !== "json" ? { serializer: codec.name } : {}),
       runners: runners.map((r) => ({
         name: r.name,
-        args: toTagged(r.args, `${r.name} args`, new Set()),
+        args: codec.toWire(r.args, `${r.name} args`),
         cwd: r.runDir ? `../${r.runDir}` : "..",
         ...(r.supersedes ? { supersedes: true } : {}),
         ...(r.timeout ? { timeout: r.timeout } : {}),

@@ -125,7 +125,7 @@ async function submitAs<Args extends object, Result>(
     if (scheduler && f.plans) {
       const groups = f.plans.flatMap((p) => p.runnerNames);
       if (rendered) f.stager.scripts(token, rendered, staged, groups, ds.scriptResult?.file);
-      else f.stager.common(token, ds.functionSource, staged, { asynchronous, groups });
+      else f.stager.common(token, ds.functionSource, staged, { asynchronous, groups }, ds.codec);
       f.body = stageJobs(f, token, upstream, {
         scheduler,
         nodeCommand: ds.connection.nodeCommand,
@@ -163,7 +163,7 @@ async function submitAs<Args extends object, Result>(
         f.stager.scripts(token, rendered, staged, undefined, ds.scriptResult?.file);
         f.stager.put(masterScript(token), scriptMasterScript(master), 0o700);
       } else {
-        f.stager.common(token, ds.functionSource, staged, { asynchronous });
+        f.stager.common(token, ds.functionSource, staged, { asynchronous }, ds.codec);
         f.stager.put(
           masterScript(token),
           bashMasterScript({ ...master, nodeCommand: ds.connection.nodeCommand }),

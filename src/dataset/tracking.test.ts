@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Computer } from "../computer/index.js";
 import { LocalConnection } from "../connection/local.js";
+import { serializer } from "../remote/serial.mjs";
 import { Runner } from "../runner/index.js";
 import type { DatasetInternals } from "./internals.js";
 import type { Placement } from "./records.js";
@@ -45,6 +46,7 @@ function setup(tag: string) {
     connection: new LocalConnection(),
     scheduler: Computer.bash(),
     script: undefined,
+    codec: serializer("json"),
     runners: [runner],
     placements,
     unreported: new Map(),

@@ -3,7 +3,7 @@ import { Computer } from "../computer/index.js";
 import { templateNames } from "../computer/names.js";
 import { type ConnectOptions, connect } from "../connection/index.js";
 import type { Connection } from "../connection/types.js";
-import { encode } from "../remote/codec.mjs";
+import type { Serializer } from "../remote/serial.mjs";
 import { NATIVE_RUN_ARG_KEYS, type RunArgs, validateRunArgs } from "../runargs/index.js";
 import { InvalidArgumentError, SerializationError } from "../shared/errors.js";
 import { localPath } from "../shared/paths.js";
@@ -18,6 +18,7 @@ import {
   type Logger,
   splitOptions,
 } from "./options.js";
+import { SERIALIZERS, type SerializerName } from "./serializer.js";
 
 /** The run-arg names known with this Computer: remoterun's own and those its template reads. */
 export function runArgNamesOf(computer: Computer | undefined): ReadonlySet<string> {
@@ -38,6 +39,7 @@ export function datasetSettings(
   computer: Computer | undefined;
   extraFilesSend: string[];
   dbDir: string;
+  serializer: SerializerName;
 } {
   const name = own.name ?? "dataset";
   if (typeof name !== "string" || !isValidName(name)) {
@@ -47,6 +49,15 @@ export function datasetSettings(
       "letters, digits, '.', '_' or '-' (at most 128, not starting with '.' or '-')",
     );
   }
+  const serializer = own.serializer ?? "json";
+  if (!(SERIALIZERS as readonly unknown[]).includes(serializer))
+    throw new InvalidArgumentError("serializer", serializer, `one of ${SERIALIZERS.join(", ")}`);
+  if (own.script !== undefined && serializer !== "json")
+    throw new InvalidArgumentError(
+      "serializer",
+      serializer,
+      '"json" for a script Dataset (its args fill a script and its result is text)',
+    );
   if (own.skip !== undefined && typeof own.skip !== "boolean")
     throw new InvalidArgumentError("skip", own.skip, "a boolean");
   if (own.force !== undefined && typeof own.force !== "boolean")
@@ -74,6 +85,7 @@ export function datasetSettings(
   const given = own.connection ?? own.url;
   const connection = isConnection(given) ? given : connect(given as ConnectOptions);
   return {
+    serializer,
     name,
     verbosity,
     logger,
@@ -90,7 +102,8 @@ export function appendInput(
   args: unknown,
   options: AppendOptions,
   runArgNames: ReadonlySet<string>,
-): { own: Partial<AppendOwnOptions>; runArgs: RunArgs; encodedArgs: string } {
+  serializer: Serializer,
+): { own: Partial<AppendOwnOptions>; runArgs: RunArgs; wireArgs: unknown } {
   if (options === null || typeof options !== "object" || Array.isArray(options))
     throw new InvalidArgumentError("appendRun options", options, "an object");
   checkOptionKeys("appendRun", options, { own: APPEND_OWN_KEYS, runArgs: runArgNames });
@@ -103,14 +116,19 @@ export function appendInput(
       throw new InvalidArgumentError(`appendRun ${k}`, own[k], "a boolean");
   }
   validateRunArgs(runArgs, "Runner run args");
-  let encodedArgs: string;
+  let wireArgs: unknown;
   try {
-    encodedArgs = encode(args, "args");
+    wireArgs = serializer.toWire(args, "args");
   } catch (e) {
     const err = e as Error & { path?: string; value?: unknown; reason?: string };
-    throw new SerializationError(err.path ?? "args", err.value, err.reason ?? err.message);
+    // Anything else (a RangeError of a library) is named too, never thrown raw.
+    throw new SerializationError(
+      err.path ?? "args",
+      err.path ? err.value : args,
+      `${err.reason ?? err.message} (serializer ${serializer.name})`,
+    );
   }
-  return { own, runArgs, encodedArgs };
+  return { own, runArgs, wireArgs };
 }
 
 export interface DryRunOption {

@@ -6,17 +6,26 @@
  *   Map -> {"$map": [[k, v]]}   undefined -> {"$undefined": 1} NaN/±Infinity/-0 -> {"$num": "NaN"}
  *   Uint8Array/Buffer -> {"$bytes": base64}
  *   an object with one key that starts with "$" -> {"$obj": {...}} (so user data never looks like a tag)
- * Empty arrays, Sets and Maps survive. Functions, symbols, class instances and cycles are refused with
- * an error naming the path of the bad value (`err.path`).
+ * Empty arrays, Sets and Maps survive, and so do own keys named `__proto__` (made with
+ * defineProperty, never by assignment). Functions, symbols, class instances, cycles and values nested
+ * deeper than MAX_DEPTH containers are refused with an error naming the path of the bad value
+ * (`err.path`).
  */
+
+/**
+ * How many containers (objects, arrays, Sets, Maps) deep a value may nest, the outermost counting as
+ * one. Far below what the stack of any supported Node allows for encoding and decoding (JSON, v8),
+ * so that too deep a value is refused with a message instead of a RangeError on either side.
+ */
+export const MAX_DEPTH = 1000;
 
 /**
  * @param {unknown} value
  * @param {string} [path]
  * @returns {string}
  */
-export function encode(value, path = "value") {
-  return JSON.stringify(toTagged(value, path, new Set()));
+export function encode(value, path = "value", maxDepth = MAX_DEPTH) {
+  return JSON.stringify(toTagged(value, path, new Set(), 1, maxDepth));
 }
 
 /**
@@ -32,9 +41,11 @@ export function decode(text) {
  * @param {unknown} value
  * @param {string} path
  * @param {Set<object>} seen
+ * @param {number} [depth] how many containers deep `value` is if it is one (the outermost is 1)
+ * @param {number} [maxDepth]
  * @returns {unknown}
  */
-export function toTagged(value, path, seen) {
+export function toTagged(value, path, seen, depth = 1, maxDepth = MAX_DEPTH) {
   switch (typeof value) {
     case "string":
     case "boolean":
@@ -56,20 +67,23 @@ export function toTagged(value, path, seen) {
   if (value === null) return null;
   const obj = /** @type {object} */ (value);
   if (seen.has(obj)) throw codecError(path, value, "refers to itself (circular reference)");
+  if (depth > maxDepth) throw depthError(path, value, maxDepth);
+  const d = depth + 1;
   seen.add(obj);
   try {
     // Array.from visits holes too (as undefined): map() would keep them and JSON would make them null.
-    if (Array.isArray(obj)) return Array.from(obj, (v, i) => toTagged(v, `${path}[${i}]`, seen));
+    if (Array.isArray(obj)) return Array.from(obj, (v, i) => toTagged(v, `${path}[${i}]`, seen, d, maxDepth));
     if (obj instanceof Date) {
       if (Number.isNaN(obj.getTime())) throw codecError(path, value, "is an invalid Date");
       return { $date: obj.toISOString() };
     }
-    if (obj instanceof Set) return { $set: [...obj].map((v, i) => toTagged(v, `${path}<set ${i}>`, seen)) };
+    if (obj instanceof Set)
+      return { $set: [...obj].map((v, i) => toTagged(v, `${path}<set ${i}>`, seen, d, maxDepth)) };
     if (obj instanceof Map) {
       return {
         $map: [...obj].map(([k, v], i) => [
-          toTagged(k, `${path}<key ${i}>`, seen),
-          toTagged(v, `${path}<value ${i}>`, seen),
+          toTagged(k, `${path}<key ${i}>`, seen, d, maxDepth),
+          toTagged(v, `${path}<value ${i}>`, seen, d, maxDepth),
         ]),
       };
     }
@@ -88,7 +102,11 @@ export function toTagged(value, path, seen) {
     const out = {};
     const keys = Object.keys(obj);
     for (const k of keys)
-      out[k] = toTagged(/** @type {Record<string, unknown>} */ (obj)[k], `${path}.${k}`, seen);
+      put(
+        out,
+        k,
+        toTagged(/** @type {Record<string, unknown>} */ (obj)[k], `${path}.${k}`, seen, d, maxDepth),
+      );
     if (keys.length === 1 && keys[0].startsWith("$")) return { $obj: out };
     return out;
   } finally {
@@ -127,15 +145,38 @@ export function fromTagged(node) {
       case "$obj": {
         /** @type {Record<string, unknown>} */
         const out = {};
-        for (const [kk, vv] of Object.entries(o.$obj)) out[kk] = fromTagged(vv);
+        for (const [kk, vv] of Object.entries(o.$obj)) put(out, kk, fromTagged(vv));
         return out;
       }
     }
   }
   /** @type {Record<string, unknown>} */
   const out = {};
-  for (const k of keys) out[k] = fromTagged(o[k]);
+  for (const k of keys) put(out, k, fromTagged(o[k]));
   return out;
+}
+
+/**
+ * Set an own property, even one named `__proto__` (which an assignment would take for the prototype).
+ * @param {Record<string, unknown>} obj @param {string} key @param {unknown} value
+ */
+export function put(obj, key, value) {
+  if (key === "__proto__")
+    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
+}
+
+/**
+ * The refusal of a value nested deeper than the limit; the path is shortened in the message.
+ * @param {string} path @param {unknown} value @param {number} maxDepth
+ */
+export function depthError(path, value, maxDepth) {
+  const shown = path.length > 120 ? `${path.slice(0, 60)}…${path.slice(-40)}` : path;
+  return codecError(
+    shown,
+    value,
+    `nests deeper than ${maxDepth} levels (the limit): flatten it or send it as a string`,
+  );
 }
 
 /**
@@ -143,7 +184,7 @@ export function fromTagged(node) {
  * @param {unknown} value
  * @param {string} reason
  */
-function codecError(path, value, reason) {
+export function codecError(path, value, reason) {
   const err = /** @type {Error & {path: string, value: unknown, reason: string}} */ (
     new TypeError(`${path} ${reason}`)
   );

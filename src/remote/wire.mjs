@@ -3,11 +3,14 @@
  * The wire protocol: every format that crosses between the driver and the far side, in one place.
  * Node built-ins only (Node >= 18): it ships with the runtime, and the driver imports it too.
  *
- * Values inside documents are tagged JSON (codec.mjs). The formats, version WIRE_VERSION:
+ * Values inside documents (args, results) are in the wire form of the Dataset's serializer
+ * (serial.mjs): tagged JSON (codec.mjs) for json, a string of YAML or of base64 v8 data otherwise.
+ * The formats, version WIRE_VERSION (2 added `serializer`; 1 was json only):
  *
  * - **Batch document** `submit-<token>.json`, driver → runtime:
- *   `{"wire":1,"token":T,"function":"function.mjs","asynchronous":B,"runners":[RunnerEntry…],"groups"?:[[name…]…]}`.
- *   The runtime refuses a batch of another version (every runner fails, saying both versions).
+ *   `{"wire":2,"token":T,"function":"function.mjs","asynchronous":B,"serializer"?:S,"runners":[RunnerEntry…],"groups"?:[[name…]…]}`,
+ *   S "yaml" or "v8" (absent: json). The runtime refuses a batch of another version (every runner
+ *   fails, saying both versions).
  * - **State line**, appended by the runtime to `state/<token>.<k>.log`:
  *   `T \t <runner> \t started|completed|failed \t <epoch ms>`.
  * - **Claim line**, appended by a runtime without `groups` to its state file when it takes runners
@@ -18,7 +21,8 @@
  *   of P ends: `T \t @process \t k/P \t <exit code> \t <epoch s>`.
  * - **Result document** `<runner>.result.json` / **error document** `<runner>.error.json`, each also
  *   one **collected line** of `results/<token>.<k>.jsonl` (written before the terminal state line):
- *   `{"token":T,"name":N,"result":<tagged JSON>}` or `{"token":T,"name":N,"stderr":"<error text>"}`,
+ *   `{"token":T,"name":N,"result":<wire form>}` (with `"serializer":S` before `"result"` unless json)
+ *   or `{"token":T,"name":N,"stderr":"<error text>"}`,
  *   plus `"out"`/`"err"` (what the runner printed, when small) or `"outBytes"`/`"errBytes"` (when only
  *   its `<runner>.out`/`.err` file holds it). Readers parse them whole (parseRecord), never by key
  *   order, and take a record only when its token is the runner's current one.
@@ -27,13 +31,13 @@
  */
 
 /** The version of the formats above. */
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
 
 /**
  * @typedef {{ name: string, args: unknown, cwd?: string, supersedes?: boolean, timeout?: number,
  *   upstream?: { file: string, token?: string, name: string } }} RunnerEntry
  * @typedef {{ wire: number, token: string, function: string, asynchronous?: boolean,
- *   concurrency?: number, runners: RunnerEntry[], groups?: string[][] }} Batch
+ *   serializer?: string, concurrency?: number, runners: RunnerEntry[], groups?: string[][] }} Batch
  */
 
 /** The states a runtime writes in state lines. */
@@ -155,11 +159,14 @@ function field(key, o) {
 }
 
 /**
- * A result document (also its collected line); `encoded` is the codec's text of the value.
+ * A result document (also its collected line); `encoded` is the JSON text of the value's wire form
+ * in the serializer named (json unless given).
  * @param {string} token @param {string} name @param {string} encoded @param {string} outputs
+ * @param {string} [serializer]
  */
-export function resultDocument(token, name, encoded, outputs) {
-  return `{"token":${JSON.stringify(token)},"name":${JSON.stringify(name)},"result":${encoded}${outputs}}`;
+export function resultDocument(token, name, encoded, outputs, serializer = "json") {
+  const s = serializer === "json" ? "" : `"serializer":${JSON.stringify(serializer)},`;
+  return `{"token":${JSON.stringify(token)},"name":${JSON.stringify(name)},${s}"result":${encoded}${outputs}}`;
 }
 
 /**
@@ -171,14 +178,15 @@ export function errorDocument(token, name, text, outputs) {
 }
 
 /**
- * @typedef {{ token: string, name: string, result?: unknown, stderr?: string, out?: string,
- *   err?: string, outBytes?: number, errBytes?: number, text: string }} WireRecord
+ * @typedef {{ token: string, name: string, result?: unknown, serializer?: string, stderr?: string,
+ *   out?: string, err?: string, outBytes?: number, errBytes?: number, text: string }} WireRecord
  */
 
 /**
  * A whole, well-formed result or error record, or undefined (cut short, edited, not a record at
  * all): token and name non-empty strings, exactly one of `result` and `stderr` (a string), output
- * fields of the right types. `result` stays tagged JSON (decode it with the codec).
+ * fields of the right types, `serializer` (with a result only) "yaml" or "v8" when present. `result`
+ * stays in its wire form (decode it with the serializer named, json when none is).
  * @param {string} text @returns {WireRecord | undefined}
  */
 export function parseRecord(text) {
@@ -198,12 +206,15 @@ export function parseRecord(text) {
   const hasError = typeof d.stderr === "string";
   if (hasResult === hasError || (Object.hasOwn(d, "stderr") && !hasError)) return undefined;
   for (const k of ["out", "err"]) if (d[k] !== undefined && typeof d[k] !== "string") return undefined;
+  if (d.serializer !== undefined && !(hasResult && (d.serializer === "yaml" || d.serializer === "v8")))
+    return undefined;
   for (const k of ["outBytes", "errBytes"])
     if (d[k] !== undefined && !(typeof d[k] === "number" && Number.isInteger(d[k]) && d[k] >= 0))
       return undefined;
   /** @type {WireRecord} */
   const rec = { token: d.token, name: d.name, text };
   if (hasResult) rec.result = d.result;
+  if (typeof d.serializer === "string") rec.serializer = d.serializer;
   else rec.stderr = /** @type {string} */ (d.stderr);
   if (typeof d.out === "string") rec.out = d.out;
   if (typeof d.err === "string") rec.err = d.err;

@@ -20,8 +20,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { decode, encode, fromTagged } from "./codec.mjs";
 import { formatError, Lane, ownFile, Sink, setAside, writeErrorDoc } from "./outcome.mjs";
+import { serializer } from "./serial.mjs";
 import { outputFields, parseRecord, readBatch, resultDocument } from "./wire.mjs";
 
 /** @typedef {import("./wire.mjs").Batch} Batch @typedef {import("./wire.mjs").RunnerEntry} RunnerEntry */
@@ -40,6 +40,25 @@ let abandoned = 0;
 const again = new Set();
 /** The files of the Dataset's folder when the worker started. */
 let present = new Set();
+/** @type {Map<string, import("./serial.mjs").Serializer>} */
+const serializers = new Map();
+
+/**
+ * The serializer of this name; YAML's library is the bundle shipped beside this file.
+ * @param {string} name
+ */
+async function serializerFor(name) {
+  let s = serializers.get(name);
+  if (!s) {
+    s = serializer(
+      name,
+      name === "yaml" ? await import(new URL("./yaml.mjs", import.meta.url).href) : undefined,
+    );
+    serializers.set(name, s);
+  }
+  return s;
+}
+
 /** Thrown by the intercepted process.exit() to unwind the runner's own code. */
 const UNWIND = Symbol("process.exit called by a runner");
 
@@ -174,7 +193,10 @@ async function main() {
   const lane = new Lane(batch.token, k);
   present = new Set(readdirSync(here));
   let fn;
+  /** @type {import("./serial.mjs").Serializer} */
+  let codec;
   try {
+    codec = await serializerFor(batch.serializer ?? "json");
     const mod = await import(pathToFileURL(resolve(here, batch.function)).href);
     fn = mod.default;
     if (typeof fn !== "function") throw new TypeError(`${batch.function} does not export a function`);
@@ -204,7 +226,7 @@ async function main() {
       process.chdir(cwd);
       cwdNow = cwd;
     }
-    const p = runOne(lane, batch, here, /** @type {Function} */ (fn), r);
+    const p = runOne(lane, batch, here, /** @type {Function} */ (fn), r, codec);
     running.add(p);
     p.finally(() => running.delete(p));
     while (running.size >= limit) await Promise.race(running);
@@ -241,9 +263,9 @@ function ask(batch) {
 
 /**
  * @param {Lane} lane @param {Batch} batch @param {string} here @param {Function} fn
- * @param {RunnerEntry} r
+ * @param {RunnerEntry} r @param {import("./serial.mjs").Serializer} codec
  */
-async function runOne(lane, batch, here, fn, r) {
+async function runOne(lane, batch, here, fn, r, codec) {
   const token = batch.token;
   const base = resolve(here, r.name);
   lane.mark(r.name, "started");
@@ -273,10 +295,10 @@ async function runOne(lane, batch, here, fn, r) {
       if (again.has(r.name)) rmSync(`${base}${ext}`, { force: true });
       else setAside(`${base}${ext}`, token);
     }
-    const args = fromTagged(r.args);
+    const args = codec.fromWire(r.args);
     /** @type {{ name: string, upstream?: unknown }} */
     const ctx = { name: r.name };
-    if (r.upstream) ctx.upstream = readUpstream(here, r.upstream);
+    if (r.upstream) ctx.upstream = await readUpstream(here, r.upstream);
     als.run(run, () => {
       try {
         Promise.resolve(fn(args, ctx)).then(
@@ -300,7 +322,8 @@ async function runOne(lane, batch, here, fn, r) {
   let doc;
   if ("value" in outcome) {
     try {
-      doc = resultDocument(token, r.name, encode(outcome.value, "result"), outputs);
+      const wire = codec.toWire(outcome.value, "result");
+      doc = resultDocument(token, r.name, JSON.stringify(wire), outputs, codec.name);
     } catch (error) {
       outcome = { error };
     }
@@ -324,14 +347,15 @@ async function runOne(lane, batch, here, fn, r) {
 }
 
 /** @param {string} here @param {{ file: string, token?: string, name: string }} up */
-function readUpstream(here, up) {
+async function readUpstream(here, up) {
   const file = resolve(here, up.file);
   if (!existsSync(file))
     throw new Error(`upstream runner ${up.name} has no result (it failed or did not run)`);
   const doc = parseRecord(readFileSync(file, "utf8"));
   if (!doc || !("result" in doc)) throw new Error(`upstream runner ${up.name} has a damaged result file`);
   if (up.token && doc.token !== up.token) throw new Error(`upstream runner ${up.name} has no fresh result`);
-  return decode(JSON.stringify(doc.result));
+  // Its Dataset's serializer, which the record names (json when it names none).
+  return (await serializerFor(doc.serializer ?? "json")).fromWire(doc.result);
 }
 
 /** @param {string} file @param {string} text */

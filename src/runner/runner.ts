@@ -1,3 +1,4 @@
+import { put } from "../remote/codec.mjs";
 import {
   CONTEXTUAL_KEYS,
   deriveRunArgs,
@@ -39,7 +40,12 @@ export interface RunnerRecord {
   stderr?: string;
 }
 
-/** The identity of a runner: its args, its derived run args (minus skip/force) and its Dataset. */
+/**
+ * The identity of a runner: its args, its derived run args (minus skip/force) and its Dataset, hashed
+ * in canonical tagged form (see canonicalJson): NaN, ±Infinity, -0, undefined and null args differ,
+ * key order does not count. A run arg set to undefined counts as not given. Computed at append only:
+ * restored runners keep the identity their record holds.
+ */
 export function runnerIdentity(
   args: Record<string, unknown>,
   derived: RunArgs,
@@ -47,7 +53,8 @@ export function runnerIdentity(
   extra?: unknown,
 ): string {
   const relevant: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(derived)) if (!CONTEXTUAL_KEYS.has(k)) relevant[k] = v;
+  for (const [k, v] of Object.entries(derived))
+    if (!CONTEXTUAL_KEYS.has(k) && v !== undefined) put(relevant, k, v);
   return hashOf({ args, runArgs: relevant, dataset: datasetIdentity, extra: extra ?? null });
 }
 

@@ -44,7 +44,7 @@ import {
   truncateSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { decode, encode } from "../remote/codec.mjs";
+import { decode, encode, MAX_DEPTH } from "../remote/codec.mjs";
 import { DatabaseError, describeValue } from "../shared/errors.js";
 import { syncFolder, writeAll, writeFailure, writeFileAtomic, writeTemp } from "./atomic.js";
 import { FileLock } from "./lock.js";
@@ -56,6 +56,8 @@ export const DB_VERSION = 2;
 const LEGACY_VERSION = 1;
 /** How many times a reader reads the pair of files again when a compaction ran in between. */
 const READ_ATTEMPTS = 40;
+/** Args may nest MAX_DEPTH deep; the records around them add a few levels. */
+const DB_MAX_DEPTH = MAX_DEPTH + 8;
 
 export interface Indexed {
   index: number;
@@ -537,7 +539,7 @@ export class DatasetStore<Meta, Rec extends Indexed> {
 
   private append(entry: JournalEntry<Meta, Rec>): void {
     this.ensureUsable();
-    const line = Buffer.from(`${encode(entry, "database entry")}\n`);
+    const line = Buffer.from(`${encode(entry, "database entry", DB_MAX_DEPTH)}\n`);
     const fd = this.prepareJournal();
     // One write(2) per change: a kill -9 leaves either the whole line or a torn tail that load() drops.
     try {
@@ -581,7 +583,7 @@ export class DatasetStore<Meta, Rec extends Indexed> {
       ...(fromVersion !== undefined ? { fromVersion } : {}),
       ...state,
     };
-    const text = Buffer.from(encode(doc, "database"));
+    const text = Buffer.from(encode(doc, "database", DB_MAX_DEPTH));
     writeFileAtomic(this.snapshotFile, text);
     this.generation = generation;
     this.snapshotOnDisk = true;
