@@ -193,6 +193,9 @@ const LIVE_FN = [
  * completed would pass for one whose process died under it), and a master seen gone BEFORE both
  * has written all it ever will.
  */
+/** Marks the start of one folder's lines in the status command's output (see statusScript). */
+export const FOLDER_MARKER = "@@folder";
+
 export function statusScript(
   folders: { dir: string; token: string; pid?: string }[],
   schedulerScript?: string,
@@ -207,8 +210,15 @@ export function statusScript(
           ...folders.map(({ dir, token, pid }, i) => `rr_live ${i} ${q(dir)} ${q(token)} ${q(pid ?? "")}`),
         ]
       : []),
-    ...folders.map(({ dir, token }) => `cat -- ${q(dir)}/${exitLog(token)} 2>/dev/null`),
-    ...folders.map(({ dir, token }) => `cat -- ${q(dir)}/${stateGlob(token)} 2>/dev/null`),
+    // Exit lines before state lines (a lane's exit line is written after its last state line), each
+    // folder's lines after a marker: the masters of one submission in two folders share its token.
+    ...folders.map(
+      ({ dir, token }, i) => `echo "${FOLDER_MARKER}	${i}"; cat -- ${q(dir)}/${exitLog(token)} 2>/dev/null`,
+    ),
+    ...folders.map(
+      ({ dir, token }, i) =>
+        `echo "${FOLDER_MARKER}	${i}"; cat -- ${q(dir)}/${stateGlob(token)} 2>/dev/null`,
+    ),
     ...(liveness ? folders.map(({ dir, token }, i) => `rr_diag ${i} ${q(dir)} ${q(token)}`) : []),
     "true",
     "",

@@ -57,4 +57,34 @@ describe("parseStateLines", () => {
     const got = parseStateLines(text + exit(0, 2, 0) + exit(1, 2, 0), wanted(2, true));
     expect(failed(got)).toEqual(["runner-1"]);
   });
+
+  it("one submission in two folders: each folder's exit lines count for its own runners only", () => {
+    // Runners with different remoteDirs share the submission's token; each folder has its own
+    // master whose lanes are numbered from 0. Folder 1's exit must not fail folder 0's runner.
+    const want = new Map([
+      ["runner-0", { token: T, slot: 0, pooled: true, folder: 0 }],
+      ["runner-1", { token: T, slot: 0, pooled: true, folder: 1 }],
+    ]);
+    const text = [
+      "@@folder\t0\n",
+      "@@folder\t1\n",
+      exit(0, 1, 0),
+      "@@folder\t0\n",
+      claimLine(T, 0, 1, [0]),
+      stateLine(T, "runner-0", "started"),
+      "@@folder\t1\n",
+      claimLine(T, 0, 1, [0]),
+      stateLine(T, "runner-1", "started"),
+      stateLine(T, "runner-1", "completed"),
+    ].join("");
+    const got = parseStateLines(text, want);
+    expect(failed(got)).toEqual([]);
+    expect(got.get("runner-0")?.state).toBe("started");
+    expect(got.get("runner-1")?.state).toBe("completed");
+    // Once folder 0's own master has exited too, its unfinished runner is failed.
+    const later = text
+      .replace("@@folder\t1\n", `@@folder\t1\n`)
+      .replace(/^@@folder\t0\n/, `@@folder\t0\n${exit(0, 1, 3)}`);
+    expect(failed(parseStateLines(later, want))).toEqual(["runner-0"]);
+  });
 });

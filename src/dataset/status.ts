@@ -21,24 +21,34 @@ export interface RunnerUpdate {
  */
 export function parseStateLines(
   text: string,
-  wanted: Map<string, { token: string; slot: number; pooled?: boolean }>,
+  wanted: Map<string, { token: string; slot: number; pooled?: boolean; folder?: number }>,
+  folderMarker = "@@folder",
 ): Map<string, RunnerUpdate> {
   const latest = new Map<string, RunnerUpdate>();
+  // Exit and claim lines count per folder: the masters of one submission in two folders (runners
+  // with different remoteDirs) share its token, and each numbers its lanes from 0.
   const exits = new Map<string, { p: number; codes: Map<number, number> }>();
   const claims = new Map<string, { k: number; ranges: [number, number][] }[]>();
+  let folder = 0;
   for (const line of text.split("\n")) {
+    if (line.startsWith(`${folderMarker}\t`)) {
+      folder = Number(line.slice(folderMarker.length + 1));
+      continue;
+    }
     const l = parseLogLine(line);
     if (!l) continue;
     if (l.kind === "exit") {
-      const e = exits.get(l.token) ?? { p: l.p, codes: new Map() };
+      const key = `${folder}\0${l.token}`;
+      const e = exits.get(key) ?? { p: l.p, codes: new Map() };
       e.codes.set(l.k, l.code);
-      exits.set(l.token, e);
+      exits.set(key, e);
       continue;
     }
     if (l.kind === "claim") {
-      const c = claims.get(l.token) ?? [];
+      const key = `${folder}\0${l.token}`;
+      const c = claims.get(key) ?? [];
       c.push({ k: l.k, ranges: l.ranges });
-      claims.set(l.token, c);
+      claims.set(key, c);
       continue;
     }
     const w = wanted.get(l.name);
@@ -51,13 +61,14 @@ export function parseStateLines(
   for (const [name, w] of wanted) {
     const cur = latest.get(name);
     if (cur && cur.state !== "started") continue;
-    const e = exits.get(w.token);
+    const key = `${w.folder ?? 0}\0${w.token}`;
+    const e = exits.get(key);
     if (!e) continue;
     let code: number | undefined;
     if (!w.pooled) code = e.codes.get(w.slot % e.p);
     else {
       const by = new Set<number>();
-      for (const c of claims.get(w.token) ?? [])
+      for (const c of claims.get(key) ?? [])
         if (c.ranges.some(([a, b]) => a <= w.slot && w.slot <= b)) by.add(c.k);
       const lanes = by.size > 0 ? [...by] : Array.from({ length: e.p }, (_, k) => k);
       if (lanes.every((k) => e.codes.has(k)))

@@ -4,7 +4,7 @@ import { checkOptionKeys } from "../shared/suggest.js";
 import type { DatasetInternals } from "./internals.js";
 import { WAIT_KEYS, type WaitOptions } from "./options.js";
 import { baseJobId } from "./plans.js";
-import { DIAG_MARKER, LIVE_MARKER, STATUS_MARKER, statusScript } from "./scripts.js";
+import { DIAG_MARKER, FOLDER_MARKER, LIVE_MARKER, STATUS_MARKER, statusScript } from "./scripts.js";
 import { type MasterLiveness, parseLiveLines, parseStateLines } from "./status.js";
 
 /** How long a job the scheduler reports finished may stay without its runner's own final line. */
@@ -41,13 +41,12 @@ export async function refresh<Args extends object, Result>(
     ds.liveness?.clear();
     return;
   }
-  const wanted = new Map<string, { token: string; slot: number; pooled?: boolean }>();
+  const wanted = new Map<string, { token: string; slot: number; pooled?: boolean; folder: number }>();
   const folders = new Map<string, { dir: string; token: string; pid?: string }>();
   const folderOf = new Map<string, string>();
   for (const r of inFlight) {
     const p = ds.placements.get(r.name);
     if (!p) continue;
-    wanted.set(r.name, { token: r.token!, slot: p.slot, ...(p.pooled ? { pooled: true } : {}) });
     const dir = `${p.remoteRoot}/${folder}`;
     const key = `${dir}\0${r.token}`;
     const pid = /^pid:(\d+)$/.exec(r.jobId ?? "")?.[1];
@@ -55,6 +54,9 @@ export async function refresh<Args extends object, Result>(
     if (!f) folders.set(key, { dir, token: r.token!, ...(pid ? { pid } : {}) });
     else if (pid && !f.pid) f.pid = pid;
     folderOf.set(r.name, key);
+    // The folder's position in the status command, whose output marks each folder's lines.
+    const at = [...folders.keys()].indexOf(key);
+    wanted.set(r.name, { token: r.token!, slot: p.slot, folder: at, ...(p.pooled ? { pooled: true } : {}) });
   }
   const scheduler = ds.scheduler;
   const jobIds = scheduler
@@ -78,7 +80,7 @@ export async function refresh<Args extends object, Result>(
     ds.liveness?.clear();
     for (const [key, l] of live) ds.liveness?.set(key, l);
   }
-  const updates = parseStateLines(lines, wanted);
+  const updates = parseStateLines(lines, wanted, FOLDER_MARKER);
   const changed: Runner<Args, Result>[] = [];
   for (const r of inFlight) {
     const u = updates.get(r.name);
