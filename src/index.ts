@@ -17,7 +17,13 @@ export {
   SshConnection,
   type SshConnectionOptions,
 } from "./connection/index.js";
-export type { AppendOptions, DatasetOptions, MasterLiveness, WaitOptions } from "./dataset/index.js";
+export type {
+  AppendOptions,
+  DatasetOptions,
+  FunctionModule,
+  MasterLiveness,
+  WaitOptions,
+} from "./dataset/index.js";
 export { Dataset } from "./dataset/index.js";
 export { decode, encode } from "./remote/codec.mjs";
 export { defaultRunArgs, type RunArgs } from "./runargs/index.js";

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import type { Computer } from "../computer/index.js";
 import type { Template } from "../computer/template.js";
@@ -18,8 +18,10 @@ import { DatabaseError, InvalidArgumentError, type RunnerFailedError } from "../
 import { hashOf } from "../shared/hash.js";
 import { shellQuote } from "../shared/quote.js";
 import { DatasetStore } from "../store/index.js";
+import type { ParamFacts } from "./analyse.js";
+import { normalisedSource } from "./bundle.js";
 import { fetchFinished, setAsideOldResult } from "./fetch.js";
-import { type Fn, fromSource, sourceOf } from "./function.js";
+import { checkArgsAgainst, type Fn, type FunctionModule, fromSource, shippedFunction } from "./function.js";
 import type { Follower, SubmissionHost } from "./internals.js";
 import { settleLaunches } from "./launch.js";
 import { datasetFolder, isValidName } from "./layout.js";
@@ -70,6 +72,8 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   private readonly downstream: Dataset<Record<string, unknown>, unknown>[] = [];
   readonly extraFilesSend: readonly string[];
   private readonly functionSource: string;
+  /** The function's parameters as analysed (for the one-args-object check at append). */
+  private readonly params: ParamFacts | undefined;
   /** The script of a script Dataset (then functionSource is ""). */
   readonly script: string | undefined;
   private readonly template: Template | undefined;
@@ -95,7 +99,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
    * `new Dataset(fn, options)`, or `new Dataset(undefined, { script, ... })` for a script Dataset
    * (exactly one of the two).
    */
-  constructor(fn: Fn<Args, Result> | null | undefined, options: DatasetOptions = {}) {
+  constructor(fn: Fn<Args, Result> | FunctionModule | null | undefined, options: DatasetOptions = {}) {
     if (options === null || typeof options !== "object" || Array.isArray(options)) {
       throw new InvalidArgumentError("Dataset options", options, "an object");
     }
@@ -105,6 +109,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       this.template = parseScript(options.script);
       this.script = options.script;
       this.functionSource = "";
+      this.params = undefined;
     } else {
       if (options.script !== undefined)
         throw new InvalidArgumentError(
@@ -112,7 +117,9 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
           options.script,
           "no script when a function is given (give undefined as the function for a script Dataset)",
         );
-      this.functionSource = sourceOf(fn);
+      const shipped = shippedFunction(fn);
+      this.functionSource = shipped.source;
+      this.params = shipped.params;
       this.script = undefined;
       this.template = undefined;
     }
@@ -170,8 +177,33 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     // not write: dry runs and inspection leave the files as they were); a new one a snapshot.
     if (state) {
       if (!sameSettings(state.meta, this.meta())) this.store.putMeta(this.meta());
-    } else
+    } else {
       this.store.writeSnapshot({ identity: this.identity, name, meta: this.meta(), runners: this.records() });
+      this.noteOtherDatabases(dbDir);
+    }
+  }
+
+  /** A new database beside one of the same name: its function (or script) differs. Say so once. */
+  private noteOtherDatabases(dbDir: string): void {
+    if (this.verbosity < 1) return;
+    const mine = basename(this.dbFile);
+    let others: string[];
+    try {
+      others = readdirSync(dbDir).filter((f) => {
+        if (!f.startsWith(`${this.name}-`) || !f.endsWith(".remoterun.json")) return false;
+        const id = f.slice(this.name.length + 1, -".remoterun.json".length);
+        return id.length === 8 && `${this.name}-${id}.remoterun` !== mine && isShortId(id);
+      });
+    } catch {
+      return;
+    }
+    if (others.length === 0) return;
+    const what = this.script !== undefined ? "script" : "function";
+    const files = others.map((f) => resolve(dbDir, f));
+    this.log(
+      1,
+      `another database of Dataset ${this.name} exists (${files.join(", ")}), made with another ${what}: this ${what} differs, so this is a new Dataset. To go on with the other, open it with Dataset.open(${JSON.stringify(files[0])}), or remove it`,
+    );
   }
 
   /**
@@ -286,6 +318,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   private appendOne(args: Args, options: AppendOptions): { runner: Runner<Args, Result>; added: boolean } {
     const { own, runArgs, encodedArgs } = appendInput(args, options);
     if (this.template) checkScriptArgs(args);
+    else checkArgsAgainst(this.params, args);
     let index = this.nextIndex;
     // A default name never collides with a custom one (e.g. a runner named "runner-1" by hand).
     if (own.name == null) while (this.byName.has(`runner-${index}`)) index++;
@@ -795,7 +828,14 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
   }
 }
 
-/** Hash of a Dataset's name and its script (script Datasets) or its function's source. */
+/**
+ * Hash of a Dataset's name and its script (script Datasets) or its function's shipped module,
+ * normalised: comments and formatting do not count.
+ */
 function datasetIdentity(name: string, script: string | undefined, functionSource: string): string {
-  return hashOf(script !== undefined ? { script, name } : { function: functionSource, name });
+  return hashOf(
+    script !== undefined ? { script, name } : { function: normalisedSource(functionSource), name },
+  );
 }
+
+const isShortId = (id: string) => [...id].every((c) => (c >= "0" && c <= "9") || (c >= "a" && c <= "f"));
