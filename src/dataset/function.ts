@@ -72,7 +72,8 @@ export function shippedFunction(fn: unknown): ShippedFunction {
   const carried = fn as Partial<SourceCarrier> | null;
   if (carried && typeof carried === "object" && typeof carried[FROM_SOURCE] === "string")
     return { source: carried[FROM_SOURCE] };
-  if (fn && typeof fn === "object" && !Array.isArray(fn)) return moduleFunction(fn as FunctionModule);
+  if (fn && typeof fn === "object" && !Array.isArray(fn) && Object.hasOwn(fn, "module"))
+    return moduleFunction(fn as FunctionModule);
   if (typeof fn !== "function") {
     throw new InvalidArgumentError(
       "function",
