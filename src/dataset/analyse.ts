@@ -109,6 +109,8 @@ interface Parsed {
   prefix: number;
   program: AcornNode;
   fn: ESTree.Function;
+  /** Parsed as a method of an object literal (its `super` is the object's): cannot ship. */
+  method?: boolean;
 }
 
 /**
@@ -137,6 +139,18 @@ function parseFunction(src: string): Parsed | undefined {
       if (e.type === "ClassExpression") return { expression, prefix: 1, program, fn: e as never };
       return { expression, prefix: 1 + expression.length - src.length, program, fn: e };
     }
+  }
+  // A method that only parses inside an object (it uses `super`): analysed there, never shipped.
+  try {
+    const program = parse(`({${src}})`, PARSE_OPTIONS);
+    const stmt = (program as unknown as ESTree.Program).body[0];
+    const obj = stmt?.type === "ExpressionStatement" ? stmt.expression : undefined;
+    const prop =
+      obj?.type === "ObjectExpression" && obj.properties.length === 1 ? obj.properties[0] : undefined;
+    if (prop?.type === "Property" && prop.value.type === "FunctionExpression")
+      return { expression: "", prefix: 2, program, fn: prop.value, method: true };
+  } catch {
+    /* not a method either */
   }
   return undefined;
 }
@@ -176,6 +190,8 @@ export function analyseFunction(src: string): FunctionFacts | undefined {
       `${fn.async ? "an async generator" : "a generator"}: the function must return its result (or a promise of it), not yield values`,
     );
   problems.push(...contextUses(fn, place));
+  if (parsed.method && problems.length === 0)
+    problems.push("a method that needs its object: give a function that takes what it needs from the args");
 
   const free = new Map<string, Use[]>();
   const known = farGlobals();
