@@ -3,12 +3,13 @@
  * names in the message, accepted shapes that run, the { module, export } form, and the identity
  * that comments and formatting do not change.
  */
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Dataset, type DatasetOptions } from "../src/dataset/index.js";
 import { InvalidArgumentError } from "../src/shared/errors.js";
+import { hashOf } from "../src/shared/hash.js";
 import { ensureDist } from "./helpers/dist.js";
 import { EXPECTED, writeDriver } from "./helpers/drivers.js";
 import { makeProject, type Project } from "./helpers/project.js";
@@ -130,7 +131,7 @@ const MISTAKES: [string, (string | RegExp)[]][] = [
   ["require", ["require at 1:", "CommonJS"]],
   ["__dirname", ["__dirname at 1:", "CommonJS"]],
   ["several at once", ["SCALE at", "missingOne at", "missingTwo at"]],
-  ["top-level function using a const", ["SCALE (used by a top-level function"]],
+  ["top-level function using a const", ["SCALE (used by usesConstant, which the function uses)"]],
   ["this", ["`this` at 2:"]],
   ["arguments of an outer function", ["`arguments` at 1:", "function around this arrow"]],
   ["three parameters", ["3 parameters", "function work({ a, b, c })"]],
@@ -153,7 +154,7 @@ describe("function mistakes are refused at new Dataset", () => {
     const outFile = join(project.dir, "out.json");
     const r = await project.run(process.execPath, ["mistakes.mjs", project.dir, outFile]);
     expect(r.code, r.err).toBe(0);
-    messages = JSON.parse((await import("node:fs")).readFileSync(outFile, "utf8"));
+    messages = JSON.parse(readFileSync(outFile, "utf8"));
   });
 
   it("the table covers every case of the module", () => {
@@ -422,6 +423,25 @@ describe("identity", () => {
     expect(reopened.identity).toBe(first.identity);
     expect(reopened.results).toEqual([2, 3]);
     expect(basename(reopened.dbFile)).toBe(basename(first.dbFile));
+  });
+
+  it("a database whose identity hashed the function as it was shipped before still opens", async () => {
+    const dirs = folders("identity-legacy");
+    const first = make(original, { name: "legacy", ...dirs });
+    first.appendRun({ x: 4 });
+    expect(await runAll(first)).toEqual([5]);
+    await first.close();
+    // The same database as an earlier version wrote it: identity = hash of the shipped source.
+    const doc = JSON.parse(readFileSync(`${first.dbFile}.json`, "utf8"));
+    const legacy = hashOf({ function: doc.meta.functionSource, name: "legacy" });
+    expect(legacy).not.toBe(first.identity);
+    const file = join(dirs.dbDir, `legacy-${legacy.slice(0, 8)}.remoterun.json`);
+    writeFileSync(file, JSON.stringify({ ...doc, identity: legacy }));
+    const reopened = Dataset.open(file, { verbose: 0 });
+    open.push(reopened);
+    expect(reopened.identity).toBe(legacy);
+    expect(reopened.dbFile).toBe(file.replace(/\.json$/, ""));
+    expect(reopened.results).toEqual([5]);
   });
 
   it("says nothing at verbose 0", () => {

@@ -106,6 +106,8 @@ export interface Captured {
   folder: string;
   /** Each free variable (and, recursively, those of the declarations it brings) and its binding. */
   bindings: Map<string, Binding>;
+  /** For a name that a declaration brought along: the name of that declaration. */
+  usedBy: Map<string, string>;
 }
 
 /**
@@ -129,6 +131,7 @@ export function captureFrom(
     if (!resolved.has(ref.identifier.name) || ref.resolved)
       resolved.set(ref.identifier.name, ref.resolved ?? null);
   }
+  const usedBy = new Map<string, string>();
   const todo = [...names];
   for (let name = todo.shift(); name !== undefined; name = todo.shift()) {
     if (bindings.has(name)) continue;
@@ -138,10 +141,14 @@ export function captureFrom(
     const binding = bindingOf(mod, variable ?? null, name);
     bindings.set(name, binding);
     if (binding.kind === "declaration") {
-      for (const n of freeNamesOf(binding.source)) if (!bindings.has(n)) todo.push(n);
+      for (const n of freeNamesOf(binding.source)) {
+        if (bindings.has(n) || usedBy.has(n) || names.includes(n)) continue;
+        usedBy.set(n, name);
+        todo.push(n);
+      }
     }
   }
-  return { folder: dirname(fileURLToPath(origin.url)), bindings };
+  return { folder: dirname(fileURLToPath(origin.url)), bindings, usedBy };
 }
 
 type Ranged = ESTree.Node & { start: number; end: number };
@@ -197,7 +204,7 @@ function bindingOf(mod: ParsedModule, variable: Variable | null, name: string): 
   if (def.type === "Variable")
     return {
       kind: "none",
-      why: "is a top-level variable of its module, a value the function cannot take along: pass it in the args, make it a function declaration, or export it from a module and import it",
+      why: "is a top-level variable of its module: an inline function takes along only imports and top-level function declarations (give the value in the args, or the function as { module, export }, which bundles the whole module)",
     };
   return { kind: "none", why: `is a ${def.type} of its module, which cannot be shipped` };
 }

@@ -103,6 +103,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     if (options === null || typeof options !== "object" || Array.isArray(options)) {
       throw new InvalidArgumentError("Dataset options", options, "an object");
     }
+    let legacyIdentity: string | undefined;
     if (fn === undefined || fn === null) {
       if (options.script === undefined)
         throw new InvalidArgumentError("function", fn, "a function, or the `script` option with no function");
@@ -120,6 +121,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       const shipped = shippedFunction(fn);
       this.functionSource = shipped.source;
       this.params = shipped.params;
+      legacyIdentity = shipped.identity;
       this.script = undefined;
       this.template = undefined;
     }
@@ -133,7 +135,7 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     this.computer = computer;
     this.extraFilesSend = extraFilesSend;
     this.name = name;
-    this.identity = datasetIdentity(name, this.script, this.functionSource);
+    this.identity = legacyIdentity ?? datasetIdentity(name, this.script, this.functionSource);
     this.internals = this.makeInternals();
     try {
       mkdirSync(dbDir, { recursive: true, mode: 0o700 });
@@ -231,7 +233,12 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
       stored.options.script,
       stored.functionSource ?? "",
     );
-    if (found !== stored.identity) {
+    // Databases made before identities hashed the normalised function keep the identity they have.
+    const legacy =
+      found !== stored.identity &&
+      stored.functionSource !== undefined &&
+      hashOf({ function: stored.functionSource, name: String(stored.options.name) }) === stored.identity;
+    if (found !== stored.identity && !legacy) {
       throw new DatabaseError(
         String(dbFile),
         `records identity ${stored.identity.slice(0, 12)} but its ${stored.options.script !== undefined ? "script" : "function"} and name hash to ${found.slice(0, 12)}: the database was edited; expected them unchanged`,
@@ -241,7 +248,10 @@ export class Dataset<Args extends Record<string, unknown> = Record<string, unkno
     return new Dataset(
       stored.functionSource === undefined
         ? undefined
-        : fromSource<Record<string, unknown>, unknown>(stored.functionSource),
+        : fromSource<Record<string, unknown>, unknown>(
+            stored.functionSource,
+            legacy ? stored.identity : undefined,
+          ),
       stored.options,
     );
   }

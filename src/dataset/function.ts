@@ -35,15 +35,22 @@ export interface ShippedFunction {
   source: string;
   /** Undefined when the function was not analysed (a module's export, a stored bundle). */
   params?: ParamFacts;
+  /** The identity a database recorded for this source, when it differs from today's hash of it. */
+  identity?: string;
 }
 
 /** Marks a function given as module source (Dataset.open), not as a JavaScript function. */
 const FROM_SOURCE = Symbol("remoterun.functionSource");
-type SourceCarrier = { [FROM_SOURCE]: string };
+type SourceCarrier = { [FROM_SOURCE]: { source: string; identity?: string } };
 
-/** Stands for a function already turned into module source (what a database records). */
-export function fromSource<Args, Result>(source: string): Fn<Args, Result> {
-  const carrier: SourceCarrier = { [FROM_SOURCE]: source };
+/**
+ * Stands for a function already turned into module source (what a database records). `identity`
+ * keeps the identity a database recorded when it was hashed another way (before normalisation).
+ */
+export function fromSource<Args, Result>(source: string, identity?: string): Fn<Args, Result> {
+  const carrier: SourceCarrier = {
+    [FROM_SOURCE]: identity === undefined ? { source } : { source, identity },
+  };
   return carrier as unknown as Fn<Args, Result>;
 }
 
@@ -70,8 +77,8 @@ const MODULE_HINT =
 /** Turn the Dataset's function (a function, a { module, export }, or a stored bundle) into what ships. */
 export function shippedFunction(fn: unknown): ShippedFunction {
   const carried = fn as Partial<SourceCarrier> | null;
-  if (carried && typeof carried === "object" && typeof carried[FROM_SOURCE] === "string")
-    return { source: carried[FROM_SOURCE] };
+  const stored = carried && typeof carried === "object" ? carried[FROM_SOURCE] : undefined;
+  if (stored) return { ...stored };
   if (fn && typeof fn === "object" && !Array.isArray(fn) && Object.hasOwn(fn, "module"))
     return moduleFunction(fn as FunctionModule);
   if (typeof fn !== "function") {
@@ -110,13 +117,13 @@ function inlineFunction(fn: AnyFunction): ShippedFunction {
   const declarations: { source: string; at: number }[] = [];
   const helpers: string[] = [];
   const bad: string[] = [];
-  const place = (uses: Use[] | undefined) =>
+  const place = (name: string, uses: Use[] | undefined) =>
     uses?.length
       ? ` at ${uses
           .slice(0, 3)
           .map((u) => `${u.line}:${u.column} (${u.snippet})`)
           .join(", ")}${uses.length > 3 ? ` and ${uses.length - 3} more` : ""}`
-      : " (used by a top-level function it uses)";
+      : ` (used by ${captured?.usedBy.get(name) ?? "a top-level function"}, which the function uses)`;
   const seen = new Set(names);
   for (const name of captured?.bindings.keys() ?? []) seen.add(name);
   for (const name of seen) {
@@ -131,7 +138,7 @@ function inlineFunction(fn: AnyFunction): ShippedFunction {
           (captured
             ? "is not defined (not a global of Node)"
             : "is not a global of Node, and the module defining the function could not be read to import it from"));
-      bad.push(`${name}${place(facts.free.get(name))} ${why}`);
+      bad.push(`${name}${place(name, facts.free.get(name))} ${why}`);
     }
   }
   if (bad.length)
