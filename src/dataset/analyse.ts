@@ -5,9 +5,10 @@
  */
 
 import { runInNewContext } from "node:vm";
-import { type Node as AcornNode, parse } from "acorn";
-import { analyze, type Scope, type ScopeManager } from "eslint-scope";
+import type { Node as AcornNode } from "acorn";
+import type { Scope, ScopeManager } from "eslint-scope";
 import type * as ESTree from "estree";
+import { acorn, eslintScope } from "./lazy.js";
 
 /** Any function value. */
 export type AnyFunction = (...args: never[]) => unknown;
@@ -123,7 +124,7 @@ function parseFunction(src: string): Parsed | undefined {
   for (const expression of forms) {
     let program: AcornNode;
     try {
-      program = parse(`(${expression})`, PARSE_OPTIONS);
+      program = acorn().parse(`(${expression})`, PARSE_OPTIONS);
     } catch {
       continue;
     }
@@ -142,7 +143,7 @@ function parseFunction(src: string): Parsed | undefined {
   }
   // A method that only parses inside an object (it uses `super`): analysed there, never shipped.
   try {
-    const program = parse(`({${src}})`, PARSE_OPTIONS);
+    const program = acorn().parse(`({${src}})`, PARSE_OPTIONS);
     const stmt = (program as unknown as ESTree.Program).body[0];
     const obj = stmt?.type === "ExpressionStatement" ? stmt.expression : undefined;
     const prop =
@@ -195,7 +196,7 @@ export function analyseFunction(src: string): FunctionFacts | undefined {
 
   const free = new Map<string, Use[]>();
   const known = farGlobals();
-  const scopes = analyze(parsed.program as unknown as ESTree.Program, {
+  const scopes = eslintScope().analyze(parsed.program as unknown as ESTree.Program, {
     ecmaVersion: 2022,
     sourceType: "script",
   });
@@ -289,8 +290,11 @@ function snippetOf(line: string, column: number): string {
 
 /** Free variable names of a standalone piece of source (a top-level declaration of a module). */
 export function freeNamesOf(source: string): string[] {
-  const program = parse(source, { ecmaVersion: "latest", sourceType: "module", ranges: true });
-  const scopes = analyze(program as unknown as ESTree.Program, { ecmaVersion: 2022, sourceType: "module" });
+  const program = acorn().parse(source, { ecmaVersion: "latest", sourceType: "module", ranges: true });
+  const scopes = eslintScope().analyze(program as unknown as ESTree.Program, {
+    ecmaVersion: 2022,
+    sourceType: "module",
+  });
   const known = farGlobals();
   return [...new Set((scopes.globalScope?.through ?? []).map((r) => r.identifier.name))].filter(
     (n) => !known.has(n),
@@ -309,14 +313,14 @@ export interface ParsedModule {
 export function parseModule(source: string): ParsedModule | undefined {
   for (const sourceType of ["module", "commonjs"] as const) {
     try {
-      const program = parse(source, {
+      const program = acorn().parse(source, {
         ecmaVersion: "latest",
         sourceType: sourceType === "module" ? "module" : "script",
         allowReturnOutsideFunction: sourceType === "commonjs",
         allowHashBang: true,
         ranges: true,
       }) as unknown as ESTree.Program;
-      const scopes = analyze(program, { ecmaVersion: 2022, sourceType });
+      const scopes = eslintScope().analyze(program, { ecmaVersion: 2022, sourceType });
       const top = scopes.globalScope?.childScopes[0];
       if (top) return { source, program, scopes, top };
     } catch {

@@ -2,8 +2,9 @@
  * Bundle a Dataset's function with what it imports into one ES module for Node >= 18 (esbuild), and
  * the normalised form of such a module that a Dataset's identity hashes.
  */
-import { type BuildFailure, buildSync, type Message, transformSync } from "esbuild";
+import type { BuildFailure, Message } from "esbuild";
 import { InvalidArgumentError } from "../shared/errors.js";
+import { acorn, esbuild } from "./lazy.js";
 
 /** The entry module: its text, the folder its imports resolve from, whether it has any. */
 export interface Entry {
@@ -23,7 +24,7 @@ const REQUIRE_BANNER =
 /** One self-contained ES module whose default export is the function. */
 export function bundle(entry: Entry, what: string): string {
   try {
-    const out = buildSync({
+    const out = esbuild().buildSync({
       stdin: {
         contents: entry.contents,
         resolveDir: entry.folder,
@@ -64,7 +65,7 @@ function describeMessage(m: Message): string {
 /** The names a module exports (with everything it re-exports), or undefined when esbuild cannot tell. */
 export function exportsOf(file: string): string[] | undefined {
   try {
-    const out = buildSync({
+    const out = esbuild().buildSync({
       entryPoints: [file],
       bundle: true,
       format: "esm",
@@ -83,19 +84,17 @@ export function exportsOf(file: string): string[] | undefined {
 }
 
 /**
- * What a Dataset's identity hashes of its function's module: the code without comments and with
- * whitespace normalised (identifiers kept), so that a comment or a formatting change is the same
- * function.
+ * What a Dataset's identity hashes of its function's module: its tokens (JavaScript's own
+ * tokenizer: comments and whitespace between tokens dropped, identifiers and literals kept) joined
+ * by single spaces, so that a comment or a formatting change is the same function.
  */
 export function normalisedSource(source: string): string {
+  const tokens: string[] = [];
   try {
-    return transformSync(source, {
-      loader: "js",
-      minifyWhitespace: true,
-      legalComments: "none",
-      charset: "utf8",
-    }).code;
+    for (const t of acorn().tokenizer(source, { ecmaVersion: "latest", sourceType: "module" }))
+      tokens.push(source.slice(t.start, t.end));
   } catch {
-    return source; // not JavaScript esbuild reads (a database written by hand): hash it as it is
+    return source; // not JavaScript (a database written by hand): hash it as it is
   }
+  return tokens.join(" ");
 }

@@ -21,6 +21,9 @@ export interface Origin {
 
 type Post = <T>(method: string, params?: object) => T;
 
+/** The scripts already looked up, by V8 script id (only those that defined a Dataset's function). */
+const scripts = new Map<string, { url: string; source: string }>();
+
 /** The script that defines `fn` (undefined when the inspector cannot tell). */
 export function originOf(fn: AnyFunction): Origin | undefined {
   const session = new Session();
@@ -63,6 +66,9 @@ export function originOf(fn: AnyFunction): Origin | undefined {
       delete g[key];
     }
     if (!location) return undefined;
+    // A script never changes under its id: a second function of the same module skips the debugger.
+    const known = scripts.get(location.scriptId);
+    if (known) return { ...known, offset: offsetOf(known.source, location) };
     let url: string | undefined;
     session.on("Debugger.scriptParsed", (m: { params: { scriptId: string; url: string } }) => {
       if (m.params.scriptId === location.scriptId) url = m.params.url;
@@ -73,6 +79,7 @@ export function originOf(fn: AnyFunction): Origin | undefined {
         scriptId: location.scriptId,
       });
       if (!url) return undefined;
+      scripts.set(location.scriptId, { url, source: scriptSource });
       return { url, source: scriptSource, offset: offsetOf(scriptSource, location) };
     } finally {
       post("Debugger.disable");
