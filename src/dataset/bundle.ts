@@ -4,7 +4,7 @@
  */
 import type { BuildFailure, Message } from "esbuild";
 import { InvalidArgumentError } from "../shared/errors.js";
-import { acorn, esbuild } from "./lazy.js";
+import { esbuild } from "./lazy.js";
 
 /** The entry module: its text, the folder its imports resolve from, whether it has any. */
 export interface Entry {
@@ -84,17 +84,20 @@ export function exportsOf(file: string): string[] | undefined {
 }
 
 /**
- * What a Dataset's identity hashes of its function's module: its tokens (JavaScript's own
- * tokenizer: comments and whitespace between tokens dropped, identifiers and literals kept) joined
- * by single spaces, so that a comment or a formatting change is the same function.
+ * What a Dataset's identity hashes of its function's module: the code with comments removed and
+ * whitespace minified (identifiers kept), so that a comment or a formatting change is the same
+ * function. (esbuild keeps some comments in a bundle, with parentheses around them: minifying
+ * removes both.)
  */
 export function normalisedSource(source: string): string {
-  const tokens: string[] = [];
   try {
-    for (const t of acorn().tokenizer(source, { ecmaVersion: "latest", sourceType: "module" }))
-      tokens.push(source.slice(t.start, t.end));
+    return esbuild().transformSync(source, {
+      loader: "js",
+      minifyWhitespace: true,
+      legalComments: "none",
+      charset: "utf8",
+    }).code;
   } catch {
     return source; // not JavaScript (a database written by hand): hash it as it is
   }
-  return tokens.join(" ");
 }
