@@ -1,6 +1,6 @@
 /**
- * A user's driver script run the three usual ways — TypeScript under tsx, TypeScript compiled by tsc
- * and run by node, and a plain .mjs — each shipping a function with an inner helper, a top-level
+ * A user's driver script run the usual ways — TypeScript under tsx, TypeScript compiled by tsc (to ES
+ * modules and to CommonJS) and run by node, and a plain .mjs — each shipping a function with an inner helper, a top-level
  * helper, an imported local module and an npm package (inline and as a { module, export }) over
  * the real sshd: every result right.
  */
@@ -21,7 +21,7 @@ afterAll(() => {
 });
 
 describe("a driver script ships its function over ssh", () => {
-  it.each<DriverKind>(["tsx", "tsc", "mjs"])(
+  it.each<DriverKind>(["tsx", "tsc", "tsc-cjs", "mjs"])(
     "run as %s: inner helper, local module and npm package",
     async (kind) => {
       const project = makeProject(kind);

@@ -104,7 +104,13 @@ function offsetOf(source: string, loc: { lineNumber: number; columnNumber: numbe
 /** How a free variable of the function is bound in its module. */
 export type Binding =
   | { kind: "import"; statement: string }
-  | { kind: "declaration"; source: string; at: number }
+  | {
+      kind: "declaration";
+      source: string;
+      at: number;
+      /** A CommonJS `require` of a module (bundled; Node's built-ins required on the far side). */
+      requires?: boolean;
+    }
   | { kind: "none"; why: string };
 
 /** What the module of a function gives its free variables. */
@@ -150,6 +156,7 @@ export function captureFrom(
     if (binding.kind === "declaration") {
       for (const n of freeNamesOf(binding.source)) {
         if (bindings.has(n) || usedBy.has(n) || names.includes(n)) continue;
+        if (n === "require" && binding.requires) continue; // the bundle defines it
         usedBy.set(n, name);
         todo.push(n);
       }
@@ -208,12 +215,34 @@ function bindingOf(mod: ParsedModule, variable: Variable | null, name: string): 
     if (declarator.id.type === "Identifier" && declarator.init)
       return { kind: "declaration", source: `var ${text(declarator)};`, at: (declarator as Ranged).start };
   }
+  if (def.type === "Variable" && def.parent && isTopLevel(mod, def.parent)) {
+    const declarator = def.node as ESTree.VariableDeclarator;
+    if (declarator.init && isRequire(declarator.init))
+      return {
+        kind: "declaration",
+        source: `var ${text(declarator)};`,
+        at: (declarator as Ranged).start,
+        requires: true,
+      };
+  }
   if (def.type === "Variable")
     return {
       kind: "none",
       why: "is a top-level variable of its module: an inline function takes along only imports and top-level function declarations (give the value in the args, or the function as { module, export }, which bundles the whole module)",
     };
   return { kind: "none", why: `is a ${def.type} of its module, which cannot be shipped` };
+}
+
+/**
+ * `require("x")`, or a module-interop helper around it (`__importDefault(require("x"))`,
+ * `__toESM(require("x"))`): how CommonJS output of TypeScript tooling imports.
+ */
+function isRequire(init: ESTree.Expression): boolean {
+  if (init.type !== "CallExpression" || init.callee.type !== "Identifier") return false;
+  const [arg] = init.arguments;
+  if (init.callee.name === "require")
+    return init.arguments.length === 1 && arg.type === "Literal" && typeof arg.value === "string";
+  return init.callee.name.startsWith("__") && arg?.type === "CallExpression" && isRequire(arg);
 }
 
 function isTopLevel(mod: ParsedModule, node: ESTree.Node): boolean {

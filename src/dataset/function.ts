@@ -114,7 +114,7 @@ function inlineFunction(fn: AnyFunction): ShippedFunction {
     ? captureOf(fn, src, names)
     : undefined;
   const imports: string[] = [];
-  const declarations: { source: string; at: number }[] = [];
+  const declarations: { source: string; at: number; requires?: boolean }[] = [];
   const helpers: string[] = [];
   const bad: string[] = [];
   const place = (name: string, uses: Use[] | undefined) =>
@@ -129,8 +129,10 @@ function inlineFunction(fn: AnyFunction): ShippedFunction {
   for (const name of seen) {
     const binding: Binding | undefined = captured?.bindings.get(name);
     if (binding?.kind === "import") imports.push(binding.statement);
-    else if (binding?.kind === "declaration") declarations.push(binding);
-    else if (name in TOOLING_HELPERS) helpers.push(TOOLING_HELPERS[name]);
+    else if (binding?.kind === "declaration") {
+      // One declaration may bind several names (`const { a, b } = require("x")`).
+      if (!declarations.some((d) => d.at === binding.at)) declarations.push(binding);
+    } else if (name in TOOLING_HELPERS) helpers.push(TOOLING_HELPERS[name]);
     else {
       const why = COMMONJS_ONLY.has(name)
         ? "exists only in CommonJS modules; the function runs in an ES module (use import, or import.meta.url)"
@@ -165,7 +167,7 @@ function inlineFunction(fn: AnyFunction): ShippedFunction {
       "",
     ].join("\n"),
     folder: captured?.folder ?? process.cwd(),
-    imports: imports.length > 0,
+    imports: imports.length > 0 || declarations.some((d) => d.requires),
   };
   return { source: bundle(entry, "function"), params: facts.params };
 }

@@ -69,7 +69,23 @@ const DRIVER_JS = DRIVER_TS.replace("(n: number): number", "(n)")
   .replace(": Record<string, unknown> = {}", " = {}")
   .replace("new Dataset<{ x: number }, string>(", "new Dataset(");
 
-export type DriverKind = "tsx" | "tsc" | "mjs";
+/** The same driver compiled to CommonJS (a package without "type": "module"): remoterun comes by import(). */
+const DRIVER_CJS_TS = (() => {
+  const [head, body] = DRIVER_TS.replace('import { Dataset } from "remoterun";\n', "").split(
+    "const config =",
+  );
+  return `${head}async function main(): Promise<void> {
+  const { Dataset } = await import("remoterun");
+  const config =${body.replace(/\n/g, "\n  ")}}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
+`;
+})();
+
+export type DriverKind = "tsx" | "tsc" | "tsc-cjs" | "mjs";
 
 /** Write the driver of `kind` into the project; returns the command that runs it and its module. */
 export async function writeDriver(
@@ -84,7 +100,8 @@ export async function writeDriver(
   }
   project.write("lib/scale.ts", SCALE_TS);
   project.write("lib/work.ts", WORK_TS);
-  project.write("drive.ts", DRIVER_TS);
+  project.write("drive.ts", kind === "tsc-cjs" ? DRIVER_CJS_TS : DRIVER_TS);
+  if (kind === "tsc-cjs") project.write("package.json", JSON.stringify({ name: "proj-cjs", private: true }));
   if (kind === "tsx")
     return { command: join(ROOT, "node_modules/.bin/tsx"), args: ["drive.ts"], module: "lib/work.ts" };
   project.write(
