@@ -53,6 +53,25 @@ async function runAll<A extends Record<string, unknown>, R>(ds: Dataset<A, R>): 
 const MISTAKES_MODULE = `
 import { Dataset, InvalidArgumentError } from "remoterun";
 import { writeFileSync } from "node:fs";
+import * as path from "node:path";
+import padLeft from "pad-left";
+import { scale as timesThree } from "./scale.mjs";
+
+class Counter {
+  constructor(start) {
+    this.n = start;
+  }
+  add(k) {
+    this.n += k;
+    return this;
+  }
+}
+function outerHelper(x) {
+  return innerHelper(x) + 1;
+}
+function innerHelper(x) {
+  return timesThree(x);
+}
 
 const SCALE = 3;
 let counter = 0;
@@ -110,7 +129,22 @@ const cases = {
   },
 };
 
+// Accepted: each is bundled, then the bundle is imported here and called.
+const accepted = {
+  "top-level class": ({ x }) => new Counter(x).add(2).n,
+  "chain of top-level functions to an aliased import": ({ x }) => outerHelper(x),
+  "namespace import of a built-in": ({ file }) => path.basename(file),
+  "default import of a CommonJS package": ({ x }) => padLeft(String(x), 3),
+};
+
 const out = {};
+for (const [label, fn] of Object.entries(accepted)) {
+  const ds = new Dataset(fn, { name: "accepted", dbDir: process.argv[2], verbose: 0 });
+  const file = process.argv[2] + "/shipped-" + Object.keys(out).length + ".mjs";
+  writeFileSync(file, ds["functionSource"]);
+  const shipped = (await import(file)).default;
+  out[label] = await shipped({ x: 4, file: "/a/b.txt" }, { name: "r" });
+}
 for (const [label, fn] of Object.entries(cases)) {
   try {
     new Dataset(fn, { name: "mistake", dbDir: process.argv[2], verbose: 0 });
@@ -121,6 +155,14 @@ for (const [label, fn] of Object.entries(cases)) {
 }
 writeFileSync(process.argv[3], JSON.stringify(out));
 `;
+
+/** What the accepted functions of the module return for { x: 4, file: "/a/b.txt" }. */
+const TAKEN: Record<string, unknown> = {
+  "top-level class": 6,
+  "chain of top-level functions to an aliased import": 13,
+  "namespace import of a built-in": "b.txt",
+  "default import of a CommonJS package": "004",
+};
 
 /** Each mistake and what its message must name. */
 const MISTAKES: [string, (string | RegExp)[]][] = [
@@ -145,12 +187,13 @@ const MISTAKES: [string, (string | RegExp)[]][] = [
 ];
 
 describe("function mistakes are refused at new Dataset", () => {
-  let messages: Record<string, string> = {};
+  let messages: Record<string, unknown> = {};
   beforeAll(async () => {
     await ensureDist();
     const project = makeProject("mistakes");
     projects.push(project);
     project.write("mistakes.mjs", MISTAKES_MODULE);
+    project.write("scale.mjs", "export const scale = (x) => x * 3;\n");
     const outFile = join(project.dir, "out.json");
     const r = await project.run(process.execPath, ["mistakes.mjs", project.dir, outFile]);
     expect(r.code, r.err).toBe(0);
@@ -158,11 +201,15 @@ describe("function mistakes are refused at new Dataset", () => {
   });
 
   it("the table covers every case of the module", () => {
-    expect(Object.keys(messages).sort()).toEqual(MISTAKES.map(([k]) => k).sort());
+    expect(Object.keys(messages).sort()).toEqual([...MISTAKES.map(([k]) => k), ...Object.keys(TAKEN)].sort());
+  });
+
+  it("what may be taken along is bundled and runs", () => {
+    for (const [label, result] of Object.entries(TAKEN)) expect(messages[label], label).toEqual(result);
   });
 
   it.each(MISTAKES)("%s", (label, needles) => {
-    const message = messages[label];
+    const message = String(messages[label]);
     expect(message).toMatch(/^invalid function: got function/);
     for (const n of needles) {
       if (typeof n === "string") expect(message).toContain(n);

@@ -208,8 +208,13 @@ function bindingOf(mod: ParsedModule, variable: Variable | null, name: string): 
     return { kind: "import", statement: `import { ${imported} as ${name} } from ${from};` };
   }
   const text = (n: ESTree.Node) => mod.source.slice((n as Ranged).start, (n as Ranged).end);
-  if (def.type === "FunctionName" && def.node.type === "FunctionDeclaration" && isTopLevel(mod, def.node))
-    return { kind: "declaration", source: text(def.node), at: (def.node as Ranged).start };
+  if (
+    (def.type === "FunctionName" && def.node.type === "FunctionDeclaration") ||
+    (def.type === "ClassName" && def.node.type === "ClassDeclaration")
+  ) {
+    if (isTopLevel(mod, def.node))
+      return { kind: "declaration", source: text(def.node), at: (def.node as Ranged).start };
+  }
   if (def.type === "Variable" && name.startsWith("__") && def.parent && isTopLevel(mod, def.parent)) {
     const declarator = def.node as ESTree.VariableDeclarator;
     if (declarator.id.type === "Identifier" && declarator.init)

@@ -154,9 +154,6 @@ function inlineFunction(fn: AnyFunction): ShippedFunction {
       SELF_CONTAINED,
       problems.length === 1 ? problems[0] : problems.map((p) => `\n- ${p}`).join(""),
     );
-  // TOOLING_HELPERS may need each other (__name uses __defProp when it comes from a module).
-  if (declarations.some((d) => d.source.includes("__defProp")) && !seen.has("__defProp"))
-    helpers.push(TOOLING_HELPERS.__defProp);
   declarations.sort((a, b) => a.at - b.at);
   const entry: Entry = {
     contents: [
@@ -173,8 +170,12 @@ function inlineFunction(fn: AnyFunction): ShippedFunction {
 }
 
 function captureOf(fn: AnyFunction, src: string, names: string[]): Captured | undefined {
-  const origin = originOf(fn);
-  return origin && captureFrom(origin, src, names);
+  try {
+    const origin = originOf(fn);
+    return origin && captureFrom(origin, src, names);
+  } catch {
+    return undefined; // a module that cannot be read: its variables are refused by name
+  }
 }
 
 function moduleFunction(spec: FunctionModule): ShippedFunction {
