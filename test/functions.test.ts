@@ -72,6 +72,7 @@ function outerHelper(x) {
 function innerHelper(x) {
   return timesThree(x);
 }
+const factorial = ({ x }) => (x <= 1 ? 1 : x * factorial({ x: x - 1 }));
 
 const SCALE = 3;
 let counter = 0;
@@ -135,6 +136,7 @@ const accepted = {
   "chain of top-level functions to an aliased import": ({ x }) => outerHelper(x),
   "namespace import of a built-in": ({ file }) => path.basename(file),
   "default import of a CommonJS package": ({ x }) => padLeft(String(x), 3),
+  "recursion through its own const": factorial,
 };
 
 const out = {};
@@ -162,6 +164,7 @@ const TAKEN: Record<string, unknown> = {
   "chain of top-level functions to an aliased import": 13,
   "namespace import of a built-in": "b.txt",
   "default import of a CommonJS package": "004",
+  "recursion through its own const": 24,
 };
 
 /** Each mistake and what its message must name. */

@@ -111,6 +111,8 @@ export type Binding =
       /** A CommonJS `require` of a module (bundled; Node's built-ins required on the far side). */
       requires?: boolean;
     }
+  /** The top-level variable the function itself is assigned to (`const work = (...) => ... work(...)`). */
+  | { kind: "self" }
   | { kind: "none"; why: string };
 
 /** What the module of a function gives its free variables. */
@@ -151,7 +153,9 @@ export function captureFrom(
     // Names of the function itself resolve as the analysis of the module says; names that included
     // top-level declarations use resolve at the module's top level.
     const variable = resolved.has(name) ? resolved.get(name) : (mod.top.set.get(name) ?? null);
-    const binding = bindingOf(mod, variable ?? null, name);
+    const binding = isSelf(variable, scope.block)
+      ? { kind: "self" as const }
+      : bindingOf(mod, variable ?? null, name);
     bindings.set(name, binding);
     if (binding.kind === "declaration") {
       for (const n of freeNamesOf(binding.source)) {
@@ -236,6 +240,14 @@ function bindingOf(mod: ParsedModule, variable: Variable | null, name: string): 
       why: "is a top-level variable of its module: an inline function takes along only imports and top-level function declarations (give the value in the args, or the function as { module, export }, which bundles the whole module)",
     };
   return { kind: "none", why: `is a ${def.type} of its module, which cannot be shipped` };
+}
+
+/** Whether `variable` is declared with the function itself as its value (or wrapped: `__name(fn, "f")`). */
+function isSelf(variable: Variable | null | undefined, fn: ESTree.Node): boolean {
+  const node = variable?.defs[0]?.node;
+  if (node?.type !== "VariableDeclarator" || !node.init || variable?.defs.length !== 1) return false;
+  const init = node.init;
+  return init === fn || (init.type === "CallExpression" && init.arguments[0] === fn);
 }
 
 /**

@@ -110,13 +110,14 @@ function inlineFunction(fn: AnyFunction): ShippedFunction {
   }
   const names = [...facts.free.keys()];
   // The inspector is asked only when some free variable may come from the defining module.
-  const captured: Captured | undefined = names.some((n) => !(n in TOOLING_HELPERS))
+  const captured: Captured | undefined = names.some((n) => !Object.hasOwn(TOOLING_HELPERS, n))
     ? captureOf(fn, src, names)
     : undefined;
   const imports: string[] = [];
   const declarations: { source: string; at: number; requires?: boolean }[] = [];
   const helpers: string[] = [];
   const bad: string[] = [];
+  let self: string | undefined;
   const place = (name: string, uses: Use[] | undefined) =>
     uses?.length
       ? ` at ${uses
@@ -128,11 +129,12 @@ function inlineFunction(fn: AnyFunction): ShippedFunction {
   for (const name of captured?.bindings.keys() ?? []) seen.add(name);
   for (const name of seen) {
     const binding: Binding | undefined = captured?.bindings.get(name);
-    if (binding?.kind === "import") imports.push(binding.statement);
+    if (binding?.kind === "self") self = name;
+    else if (binding?.kind === "import") imports.push(binding.statement);
     else if (binding?.kind === "declaration") {
       // One declaration may bind several names (`const { a, b } = require("x")`).
       if (!declarations.some((d) => d.at === binding.at)) declarations.push(binding);
-    } else if (name in TOOLING_HELPERS) helpers.push(TOOLING_HELPERS[name]);
+    } else if (Object.hasOwn(TOOLING_HELPERS, name)) helpers.push(TOOLING_HELPERS[name]);
     else {
       const why = COMMONJS_ONLY.has(name)
         ? "exists only in CommonJS modules; the function runs in an ES module (use import, or import.meta.url)"
@@ -160,7 +162,9 @@ function inlineFunction(fn: AnyFunction): ShippedFunction {
       ...imports,
       ...helpers,
       ...declarations.map((d) => d.source),
-      `export default (${facts.expression});`,
+      ...(self
+        ? [`const ${self} = (${facts.expression});`, `export default ${self};`]
+        : [`export default (${facts.expression});`]),
       "",
     ].join("\n"),
     folder: captured?.folder ?? process.cwd(),
