@@ -21,6 +21,7 @@ export type {
   AppendOptions,
   DatasetOptions,
   FetchOptions,
+  FunctionModule,
   MasterLiveness,
   OpenOptions,
   WaitOptions,

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { Computer } from "../computer/index.js";
 import { linkedNames } from "../computer/names.js";
@@ -28,8 +28,10 @@ import { localPath, remoteHomePath } from "../shared/paths.js";
 import { shellQuote } from "../shared/quote.js";
 import { checkOptionKeys } from "../shared/suggest.js";
 import { DatasetStore } from "../store/index.js";
+import type { ParamFacts } from "./analyse.js";
+import { normalisedSource } from "./bundle.js";
 import { fetchFinished, setAsideOldResult } from "./fetch.js";
-import { type Fn, fromSource, sourceOf } from "./function.js";
+import { checkArgsAgainst, type Fn, type FunctionModule, fromSource, shippedFunction } from "./function.js";
 import type { Follower, SubmissionHost } from "./internals.js";
 import { settleLaunches } from "./launch.js";
 import { datasetFolder, isValidName } from "./layout.js";
@@ -91,6 +93,8 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
   private readonly downstream: Dataset<Record<string, unknown>, unknown>[] = [];
   readonly extraFilesSend: readonly string[];
   private readonly functionSource: string;
+  /** The function's parameters as analysed (for the one-args-object check at append). */
+  private readonly params: ParamFacts | undefined;
   /** The script of a script Dataset (then functionSource is ""). */
   readonly script: string | undefined;
   /** A script Dataset's result file and its format (the `resultFile` option); else the result is stdout. */
@@ -129,7 +133,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
    * `new Dataset(fn, options)`, or `new Dataset(undefined, { script, ... })` for a script Dataset
    * (exactly one of the two).
    */
-  constructor(fn: Fn<Args, Result> | null | undefined, options: DatasetOptions = {}) {
+  constructor(fn: Fn<Args, Result> | FunctionModule | null | undefined, options: DatasetOptions = {}) {
     if (options === null || typeof options !== "object" || Array.isArray(options)) {
       throw new InvalidArgumentError("Dataset options", options, "an object");
     }
@@ -137,12 +141,14 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
     this.runArgNames = runArgNamesOf(options.computer instanceof Computer ? options.computer : undefined);
     checkOptionKeys("Dataset", options, { own: DATASET_OWN_KEYS, runArgs: this.runArgNames });
     this.baseDir = process.cwd();
+    let legacyIdentity: string | undefined;
     if (fn === undefined || fn === null) {
       if (options.script === undefined)
         throw new InvalidArgumentError("function", fn, "a function, or the `script` option with no function");
       this.template = parseScript(options.script);
       this.script = options.script;
       this.functionSource = "";
+      this.params = undefined;
     } else {
       if (options.script !== undefined)
         throw new InvalidArgumentError(
@@ -150,7 +156,10 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
           options.script,
           "no script when a function is given (give undefined as the function for a script Dataset)",
         );
-      this.functionSource = sourceOf(fn);
+      const shipped = shippedFunction(fn);
+      this.functionSource = shipped.source;
+      this.params = shipped.params;
+      legacyIdentity = shipped.identity;
       this.script = undefined;
       this.template = undefined;
     }
@@ -176,7 +185,9 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
     this.computer = computer;
     this.extraFilesSend = extraFilesSend;
     this.name = name;
-    this.identity = datasetIdentity(name, this.script, this.functionSource, serializer, this.scriptResult);
+    this.identity =
+      legacyIdentity ??
+      datasetIdentity(name, this.script, this.functionSource, serializer, this.scriptResult);
     this.internals = this.makeInternals();
     try {
       mkdirSync(dbDir, { recursive: true, mode: 0o700 });
@@ -220,8 +231,33 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
     // not write: dry runs and inspection leave the files as they were); a new one a snapshot.
     if (state) {
       if (!sameSettings(state.meta, this.meta())) this.store.putMeta(this.meta());
-    } else
+    } else {
       this.store.writeSnapshot({ identity: this.identity, name, meta: this.meta(), runners: this.records() });
+      this.noteOtherDatabases(dbDir);
+    }
+  }
+
+  /** A new database beside one of the same name: its function (or script) differs. Say so once. */
+  private noteOtherDatabases(dbDir: string): void {
+    if (this.verbosity < 1) return;
+    const mine = basename(this.dbFile);
+    let others: string[];
+    try {
+      others = readdirSync(dbDir).filter((f) => {
+        if (!f.startsWith(`${this.name}-`) || !f.endsWith(".remoterun.json")) return false;
+        const id = f.slice(this.name.length + 1, -".remoterun.json".length);
+        return id.length === 8 && `${this.name}-${id}.remoterun` !== mine && isShortId(id);
+      });
+    } catch {
+      return;
+    }
+    if (others.length === 0) return;
+    const what = this.script !== undefined ? "script" : "function";
+    const files = others.map((f) => resolve(dbDir, f));
+    this.log(
+      1,
+      `another database of Dataset ${this.name} exists (${files.join(", ")}), made with another ${what}: this ${what} differs, so this is a new Dataset. To go on with the other, open it with Dataset.open(${JSON.stringify(files[0])}), or remove it`,
+    );
   }
 
   /**
@@ -258,7 +294,12 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
         stored.options.script !== undefined,
       ),
     );
-    if (found !== stored.identity) {
+    // Databases made before identities hashed the normalised function keep the identity they have.
+    const legacy =
+      found !== stored.identity &&
+      stored.functionSource !== undefined &&
+      hashOf({ function: stored.functionSource, name: String(stored.options.name) }) === stored.identity;
+    if (found !== stored.identity && !legacy) {
       throw new DatabaseError(
         String(dbFile),
         `records identity ${stored.identity.slice(0, 12)} but its ${stored.options.script !== undefined ? "script" : "function"} and name hash to ${found.slice(0, 12)}: the database was edited; expected them unchanged`,
@@ -266,7 +307,9 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
     }
     // The identity was checked above, from the same name and source the Dataset hashes.
     return new Dataset<Args, Result>(
-      stored.functionSource === undefined ? undefined : fromSource<Args, Result>(stored.functionSource),
+      stored.functionSource === undefined
+        ? undefined
+        : fromSource<Args, Result>(stored.functionSource, legacy ? stored.identity : undefined),
       stored.options,
     );
   }
@@ -356,6 +399,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
     // appendInput checked that args is a plain object.
     const plain = args as Record<string, unknown>;
     if (this.template) checkScriptArgs(plain);
+    else checkArgsAgainst(this.params, plain);
     let index = this.nextIndex;
     // A default name never collides with a custom one (e.g. a runner named "runner-1" by hand).
     if (own.name == null) while (this.byName.has(`runner-${index}`)) index++;
@@ -987,7 +1031,8 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
 }
 
 /**
- * Hash of a Dataset's name and its script (script Datasets) or its function's source, and of its
+ * Hash of a Dataset's name and its script (script Datasets) or its function's shipped module
+ * (normalised: comments and formatting do not count), and of its
  * serializer unless "json" (the identities of json Datasets are what they always were): args and
  * results in the database and on the far side are in the serializer's form, so another serializer
  * is another Dataset, with a database of its own. A script Dataset's result file and its format are
@@ -1002,9 +1047,11 @@ function datasetIdentity(
 ): string {
   const base =
     script === undefined
-      ? { function: functionSource, name }
+      ? { function: normalisedSource(functionSource), name }
       : scriptResult
         ? { script, name, resultFile: scriptResult.file, resultFormat: scriptResult.format }
         : { script, name };
   return hashOf(serializer === "json" ? base : { ...base, serializer });
 }
+
+const isShortId = (id: string) => [...id].every((c) => (c >= "0" && c <= "9") || (c >= "a" && c <= "f"));
