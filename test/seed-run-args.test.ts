@@ -18,7 +18,8 @@ const DEFAULTS_PRINTED =
 /** for (const [k, v] of Object.entries(x)) console.log(k, v) — the page's `for k, v in ...items()` */
 const printItems = (o: Record<string, unknown>) => Object.entries(o).map(([k, v]) => `${k} ${String(v)}`);
 
-function fn(inp: unknown) {
+/** The page's `def function(inp): return inp`: remoterun functions take one args object. */
+function fn({ inp }: { inp?: unknown }) {
   return inp;
 }
 

@@ -57,7 +57,9 @@ describe("statusScript", () => {
       .trim()
       .split("\n");
     expect(body).toEqual([
+      "@@folder\t0",
       "tok\t@process\t0/2\t0\t1",
+      "@@folder\t0",
       "tok\trunner-0\tcompleted\t1",
       "tok\trunner-1\tstarted\t1",
     ]);
