@@ -111,6 +111,23 @@ describe("resultFile", () => {
       /result file out\.yaml \(in remoteDir\) is not valid YAML/,
     );
     await yaml.close();
+
+    // Result files nested past what the YAML parser's stack takes, flow and block style, one after
+    // the other: each runner fails with a message; the driver does not abort.
+    const { ds: deep } = make("deepyaml", WRITER, { resultFile: "out.yaml" });
+    deep.appendRun(
+      { content: `${"[".repeat(200_000)}${"]".repeat(200_000)}`, file: "out.yaml" },
+      { runDir: "a" },
+    );
+    deep.appendRun({ content: `${"- ".repeat(3000)}x`, file: "out.yaml" }, { runDir: "b" });
+    deep.appendRun({ content: `${"  ".repeat(200)}- x`, file: "out.yaml" }, { runDir: "c" });
+    const d = await runAll(deep);
+    for (const r of d.slice(0, 2))
+      expect((r as RunnerFailedError).message).toMatch(
+        /is not valid YAML \(YAML nested deeper than 500 levels/,
+      );
+    expect(d[2]).toEqual(["x"]);
+    await deep.close();
   });
 
   it("a result file left by an earlier run is never taken for a later one", async () => {
@@ -142,6 +159,8 @@ describe("resultFile", () => {
     const bad: [Record<string, unknown>, string][] = [
       [{ resultFile: "/abs/out.json" }, "resultFile"],
       [{ resultFile: "~/out.json" }, "resultFile"],
+      [{ resultFile: "../victim.txt" }, "resultFile"],
+      [{ resultFile: "a/../../etc/hostname" }, "resultFile"],
       [{ resultFile: "" }, "resultFile"],
       [{ resultFile: "a\nb" }, "resultFile"],
       [{ resultFile: 3 }, "resultFile"],

@@ -10,6 +10,7 @@ import { extname, isAbsolute, resolve } from "node:path";
 import { parse as parseYAML } from "yaml";
 import { Template } from "../computer/template.js";
 import { encode } from "../remote/codec.mjs";
+import { checkYamlText } from "../remote/serial.mjs";
 import type { Runner } from "../runner/index.js";
 import { InvalidArgumentError, RunnerFailedError } from "../shared/errors.js";
 import { shellQuote as q } from "../shared/quote.js";
@@ -56,12 +57,13 @@ export function resultOption(file: unknown, format: unknown, isScript: boolean):
     /[\0\r\n]/.test(file) ||
     isAbsolute(file) ||
     file.startsWith("~") ||
-    file.endsWith("/")
+    file.endsWith("/") ||
+    file.split("/").includes("..")
   )
     throw new InvalidArgumentError(
       "resultFile",
       file,
-      "the path of a file relative to the runner's working folder (remoteDir or remoteDir/runDir), one line, not absolute",
+      "the path of a file inside the runner's working folder (remoteDir or remoteDir/runDir): relative, one line, no '..'",
     );
   if (format !== undefined && !(RESULT_FORMATS as readonly unknown[]).includes(format))
     throw new InvalidArgumentError("resultFormat", format, RESULT_FORMATS.map((f) => `"${f}"`).join(" | "));
@@ -79,6 +81,7 @@ export function parseResultFile(
   if (spec.format === "text") return { ok: true, value: text.replace(/\n$/, "") };
   try {
     if (spec.format === "json") return { ok: true, value: JSON.parse(text) };
+    checkYamlText(text);
     const doc = parseYAML(text, { prettyErrors: false });
     return { ok: true, value: doc === undefined ? null : doc };
   } catch (e) {

@@ -61,7 +61,11 @@ export function serializer(name, yaml) {
           checkYaml(value, path, new Set(), 1);
           return lib.stringify(value, YAML_OPTIONS);
         },
-        fromWire: (node) => plainBytes(lib.parse(wireString(node, "yaml"), YAML_OPTIONS)),
+        fromWire: (node) => {
+          const text = wireString(node, "yaml");
+          checkYamlText(text);
+          return plainBytes(lib.parse(text, YAML_OPTIONS));
+        },
       };
     }
     case "v8":
@@ -76,6 +80,53 @@ export function serializer(name, yaml) {
       };
   }
   throw new Error(`unknown serializer ${JSON.stringify(name)}, expected one of ${SERIALIZERS.join(", ")}`);
+}
+
+/**
+ * How deep YAML text may nest before the `yaml` library is asked to parse it. Its parser recurses
+ * once or more per level and overflows V8's stack near 800 levels; after such an overflow the same
+ * process can abort on the next parse, so text that could nest that deep is refused unparsed.
+ */
+export const YAML_PARSE_LIMIT = 500;
+
+/**
+ * Throw (an Error whose message says so) when YAML text might nest deeper than YAML_PARSE_LIMIT. A
+ * bound, not a parse: each level needs one more column of indentation, one more leading `- `/`? `
+ * marker, or one more open `[`/`{`, so their sum on a line bounds the depth there. Brackets inside
+ * quoted strings count too: such text is refused although it nests less.
+ * @param {string} text
+ */
+export function checkYamlText(text) {
+  let flow = 0;
+  let lineStart = true;
+  let block = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) {
+      lineStart = true;
+      block = 0;
+      continue;
+    }
+    if (lineStart) {
+      // Indentation and the compact `- - x` / `? x` markers at the start of a line.
+      if (c === 32 || c === 9) {
+        block++;
+        continue;
+      }
+      if ((c === 45 || c === 63) && (text.charCodeAt(i + 1) === 32 || text.charCodeAt(i + 1) === 9)) {
+        block += 2;
+        i++;
+        continue;
+      }
+      lineStart = false;
+    }
+    if (c === 91 || c === 123) flow++;
+    else if ((c === 93 || c === 125) && flow > 0) flow--;
+    if (flow + block > YAML_PARSE_LIMIT)
+      throw new Error(`YAML nested deeper than ${YAML_PARSE_LIMIT} levels (refused unparsed)`);
+  }
+  if (block > YAML_PARSE_LIMIT)
+    throw new Error(`YAML nested deeper than ${YAML_PARSE_LIMIT} levels (refused unparsed)`);
 }
 
 /** @param {unknown} node @param {string} name @returns {string} */
