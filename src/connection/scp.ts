@@ -13,7 +13,7 @@
  * the archive that follows), so no remote login shell ever parses a path.
  */
 import type { ChildProcess } from "node:child_process";
-import type { Readable } from "node:stream";
+import { type Readable, Transform } from "node:stream";
 import { shellQuote } from "../shared/quote.js";
 import { remotePath } from "./paths.js";
 import type { ProcessResult } from "./process.js";
@@ -59,6 +59,8 @@ export const scpTransport: Transport = {
     const names = files.map((f) => shellQuote(dot(f))).join(" \\\n");
     const script = [
       `if cd -- ${shellQuote(root)} 2>/dev/null; then rr_in=1; else rr_in=; fi`,
+      // The archive starts after this line: what rc files printed before it is not part of it.
+      `printf '\\n%s\\n' '${TAR_MARKER.trim()}'`,
       `for f in ${names}; do if [ -n "$rr_in" ] && { [ -e "$f" ] || [ -L "$f" ]; }; then printf '%s\\0' "$f"; fi; done | tar --null -T - -cf -`,
       "",
     ].join("\n");
@@ -68,7 +70,7 @@ export const scpTransport: Transport = {
       stdout: "pipe",
       timeoutMs: ctx.timeoutMs,
       onSpawn: (c: ChildProcess) => {
-        sshOut = c.stdout!;
+        sshOut = c.stdout!.pipe(afterMarker(TAR_MARKER));
       },
     });
     const tar = ctx.run("tar", ["-C", localRoot, "-xf", "-"], {
@@ -81,3 +83,30 @@ export const scpTransport: Transport = {
     await privateFolders();
   },
 };
+
+/** Printed by the pull script just before the archive (after a newline: noise may lack one). */
+const TAR_MARKER = "\n@@remoterun:tar@@\n";
+
+/**
+ * The bytes of a stream after the first `marker`: a login shell's banner or an rc file's output
+ * (`echo -n` included) before it would otherwise corrupt the archive. Nothing passes without it.
+ */
+function afterMarker(marker: string): Transform {
+  const m = Buffer.from(marker);
+  let head: Buffer | null = Buffer.alloc(0);
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      if (head === null) return done(null, chunk);
+      head = Buffer.concat([head, chunk]);
+      const at = head.indexOf(m);
+      if (at < 0) {
+        // Keep only what could still hold the start of the marker.
+        if (head.length > m.length) head = head.subarray(head.length - m.length);
+        return done();
+      }
+      const rest = head.subarray(at + m.length);
+      head = null;
+      done(null, rest);
+    },
+  });
+}

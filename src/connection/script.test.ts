@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -7,7 +7,8 @@ import { readEnvelope, wrapScript } from "./script.js";
 
 const run = async (script: string, cwd?: string) => {
   const r = await runBash(wrapScript(script, cwd));
-  return { ...r, env: readEnvelope(r.stderr) };
+  const env = readEnvelope(r.stderr, r.stdout);
+  return { ...r, stdout: env.stdout, env };
 };
 
 describe("script envelope", () => {
@@ -15,13 +16,13 @@ describe("script envelope", () => {
     const r = await run("echo out; echo err >&2; exit 255");
     expect(r.exitCode).toBe(255);
     expect(r.stdout).toBe("out\n");
-    expect(r.env).toEqual({ started: true, status: 255, stderr: "err\n" });
+    expect(r.env).toEqual({ started: true, status: 255, stderr: "err\n", stdout: "out\n" });
   });
 
   it("survives exec, EXIT traps and stderr without a final newline", async () => {
     expect((await run("trap 'echo bye' EXIT; exec false")).env).toMatchObject({ status: 1, started: true });
     const r = await run("printf partial >&2");
-    expect(r.env).toEqual({ started: true, status: 0, stderr: "partial" });
+    expect(r.env).toEqual({ started: true, status: 0, stderr: "partial", stdout: "" });
   });
 
   it("passes the script byte for byte (no expansion, no early end, no trailing newline needed)", async () => {
@@ -46,6 +47,18 @@ describe("script envelope", () => {
       started: false,
       status: null,
       stderr: "ssh: connect to host x port 1: Connection refused\n",
+      stdout: "",
     });
+  });
+
+  it("drops what rc files print on stdout before the script, with or without a final newline", async () => {
+    const noisy = mkdtempSync(join(tmpdir(), "rr-noise-"));
+    const rc = join(noisy, "rc.sh");
+    writeFileSync(rc, "echo 'Welcome!'; printf 'no newline at end'\n");
+    // BASH_ENV is read by every non-interactive bash, as a noisy rc file is on a cluster.
+    const r = await runBash(`BASH_ENV=${rc}; export BASH_ENV\n${wrapScript("echo one; printf two")}`);
+    expect(r.stdout).toMatch(/^Welcome!\nno newline at end/);
+    expect(readEnvelope(r.stderr, r.stdout).stdout).toBe("one\ntwo");
+    rmSync(noisy, { recursive: true, force: true });
   });
 });

@@ -6,12 +6,16 @@
  *   - exit 255 without start marker: ssh never ran the script (connection failure, safe to retry);
  *   - exit 255 with start marker but no status: the connection died while the script ran;
  *   - a status line: the script's own exit status, whatever it is (255 included).
+ * The inner shell also prints a marker line on stdout before the script runs: what rc files of
+ * either shell print there (a login banner, `echo -n` with no newline) comes before it and is dropped.
  */
 import { randomBytes } from "node:crypto";
 import { shellQuote } from "../shared/quote.js";
 
 export const STARTED_MARKER = "@@remoterun:started@@\n";
 const STATUS = /@@remoterun:exit=(\d+)@@\n/;
+/** Printed after a newline, so that it is a line of its own even after noise without one. */
+const OUT_MARKER = "\n@@remoterun:out@@\n";
 
 export function wrapScript(script: string, cwd?: string): string {
   const end = `__REMOTERUN_EOF_${randomBytes(12).toString("hex")}__`;
@@ -20,6 +24,7 @@ export function wrapScript(script: string, cwd?: string): string {
   return [
     `printf '%s\\n' '${STARTED_MARKER.trim()}' >&2`,
     `bash -s <<'${end}'`,
+    `printf '\\n%s\\n' '${OUT_MARKER.trim()}'`,
     `${cd}${body}${end}`,
     `rr_status=$?`,
     `printf '@@remoterun:exit=%d@@\\n' "$rr_status" >&2`,
@@ -35,12 +40,16 @@ export interface Envelope {
   status: number | null;
   /** stderr without the markers. */
   stderr: string;
+  /** stdout from the script alone: what came before its marker (rc-file noise) is dropped. */
+  stdout: string;
 }
 
-export function readEnvelope(stderr: string): Envelope {
+export function readEnvelope(stderr: string, stdout = ""): Envelope {
+  const at = stdout.indexOf(OUT_MARKER);
+  const out = at < 0 ? stdout : stdout.slice(at + OUT_MARKER.length);
   const started = stderr.includes(STARTED_MARKER);
   let rest = started ? stderr.replace(STARTED_MARKER, "") : stderr;
   const m = STATUS.exec(rest);
   if (m) rest = rest.slice(0, m.index) + rest.slice(m.index + m[0].length);
-  return { started, status: m ? Number(m[1]) : null, stderr: rest };
+  return { started, status: m ? Number(m[1]) : null, stderr: rest, stdout: out };
 }

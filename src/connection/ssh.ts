@@ -131,10 +131,10 @@ export class SshConnection implements Connection {
       if (r.spawnError) {
         throw new ConnectionError(this.label, "unknown", `cannot run ssh: ${r.spawnError.message}`);
       }
-      const envelope = readEnvelope(r.stderr);
+      const envelope = readEnvelope(r.stderr, r.stdout);
       const started = envelope.started;
       const stderr = stripStderr(envelope.stderr, this.options.ignoreStderr);
-      const result: ExecResult = { stdout: r.stdout, stderr, exitCode: r.exitCode ?? 128 };
+      const result: ExecResult = { stdout: envelope.stdout, stderr, exitCode: r.exitCode ?? 128 };
 
       if (r.timedOut) {
         if (!started) {
@@ -142,7 +142,7 @@ export class SshConnection implements Connection {
         }
         throw new CommandError(
           script,
-          { exitCode: null, signal: r.signal ?? "SIGTERM", stdout: r.stdout, stderr },
+          { exitCode: null, signal: r.signal ?? "SIGTERM", stdout: envelope.stdout, stderr },
           `remote command on ${this.label} (timed out after ${timeoutMs} ms)`,
         );
       }

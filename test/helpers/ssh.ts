@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
 import { type Connection, connect } from "../../src/connection/index.js";
-import { type SshdServer, startSshd } from "../harness/sshd.js";
+import { type SshdServer, type StartSshdOptions, startSshd } from "../harness/sshd.js";
 
 export interface SshTestbed {
   /** The running server (from beforeAll on). */
@@ -27,16 +27,19 @@ export interface SshTestbed {
 /**
  * `prefix` names the folders (`<prefix>-<tag>-*` locally, `<prefix>-<pid>-*` in the remote home).
  * `beforeRemove` runs after the server stopped and before the local folders are removed (to unmount
- * what was mounted in them, say).
+ * what was mounted in them, say); `sshd` are the server's options.
  */
-export function sshTestbed(prefix: string, options: { beforeRemove?: () => void } = {}): SshTestbed {
+export function sshTestbed(
+  prefix: string,
+  options: { beforeRemove?: () => void; sshd?: StartSshdOptions } = {},
+): SshTestbed {
   let server: SshdServer | undefined;
   const folders: string[] = [];
   const connections: Connection[] = [];
   let seq = 0;
 
   beforeAll(async () => {
-    server = await startSshd();
+    server = await startSshd(options.sshd);
   });
   afterAll(async () => {
     if (server) {
