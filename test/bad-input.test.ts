@@ -2,7 +2,16 @@
  * Bad input at every public entry point: a typed error that names the bad value, and nothing
  * written — the scratch folder (database, staging, remote) is byte for byte what it was before.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -172,6 +181,19 @@ describe("new Dataset(...)", () => {
     const err = caught(() => new Dataset(fn, { dbDir: tmp, extraFilesSend: [join(tmp, "missing.txt")] }));
     expect(err).toBeInstanceOf(InvalidArgumentError);
     expect((err as InvalidArgumentError).argument).toBe("extraFilesSend");
+    expect(existsSync(tmp)).toBe(false);
+    // Two files of one name would overwrite each other in remoteDir.
+    const a = join(root, `same${seq}a`);
+    const b = join(root, `same${seq}b`);
+    mkdirSync(a, { recursive: true });
+    mkdirSync(b, { recursive: true });
+    writeFileSync(join(a, "data.txt"), "A");
+    writeFileSync(join(b, "data.txt"), "B");
+    const twice = caught(
+      () => new Dataset(fn, { dbDir: tmp, extraFilesSend: [join(a, "data.txt"), join(b, "data.txt")] }),
+    );
+    expect(twice).toBeInstanceOf(InvalidArgumentError);
+    expect((twice as Error).message).toMatch(/both named data\.txt/);
     expect(existsSync(tmp)).toBe(false);
   });
 });

@@ -251,6 +251,12 @@ describe("run args nobody reads", () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/run arg\(s\) (colour, flavour|flavour, colour) are not used/);
     expect(warnings[0]).not.toMatch(/localDir|remoteDir|asynchronous/);
+    // A later run() with nothing left to submit still names a new misspelt key of its own, once.
+    await ds.run({ colour2: "red" });
+    await ds.run({ colour2: "red" });
+    const later = out.filter((m) => m.includes("not used by remoterun")).slice(1);
+    expect(later).toHaveLength(1);
+    expect(later[0]).toContain("run arg(s) colour2 are not used");
   });
 
   it("are not named when the Computer's template reads them (placeholders and their links)", async () => {

@@ -97,6 +97,12 @@ describe("YAML", () => {
     expect(() => Computer.fromYAML("name: [")).toThrow(InvalidArgumentError);
     expect(() => Computer.fromYAML("- 1\n- 2")).toThrow(InvalidArgumentError);
     expect(() => Computer.fromYAML("name: x\nsubmitter: sbatch\ntemplate: a\nextra: 1")).toThrow(/extra/);
+    expect(() => Computer.fromYAML("name: x\nsubmiter: sbatch\ntemplate: a")).toThrow(
+      /did you mean `submitter`/,
+    );
+    expect(() => Computer.fromYAML("name: x\nsubmitter: sbatch\ntemplate: a\narray_index_expr: x")).toThrow(
+      /did you mean `arrayIndexExpr`/,
+    );
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import { parse as parseYAML, stringify as stringifyYAML } from "yaml";
 import { InvalidArgumentError } from "../shared/errors.js";
+import { checkOptionKeys } from "../shared/suggest.js";
 import {
   BASH_TEMPLATE,
   LSF_TEMPLATE,
@@ -56,13 +57,8 @@ function driverFor(submitter: Submitter, flavour: QsubFlavour): SchedulerDriver 
 function validate(options: ComputerOptions): void {
   if (options === null || typeof options !== "object" || Array.isArray(options))
     throw new InvalidArgumentError("Computer options", options, "an object");
-  for (const key of Object.keys(options))
-    if (!OPTION_KEYS.includes(key))
-      throw new InvalidArgumentError(
-        `Computer option "${key}"`,
-        (options as unknown as Record<string, unknown>)[key],
-        `one of ${OPTION_KEYS.join(", ")}`,
-      );
+  // Unknown keys (a YAML file's `schedulr:`, a remotemanager `array_index_expr`) with "did you mean".
+  checkOptionKeys("Computer", options, { own: OPTION_KEYS, runArgs: false });
   if (typeof options.name !== "string" || options.name.trim() === "")
     throw new InvalidArgumentError("Computer name", options.name, "a non-empty string");
   if (typeof options.template !== "string")

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { Computer } from "../computer/index.js";
 import { linkedNames } from "../computer/names.js";
@@ -253,7 +253,19 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
     }
     if (others.length === 0) return;
     const what = this.script !== undefined ? "script" : "function";
-    const files = others.map((f) => resolve(dbDir, f));
+    // The most recently written first: the one a user editing the function most likely means.
+    const written = (f: string) => {
+      try {
+        return statSync(f).mtimeMs;
+      } catch {
+        return 0;
+      }
+    };
+    const files = others
+      .map((f) => resolve(dbDir, f))
+      .map((f) => ({ f, t: written(f) }))
+      .sort((a, b) => b.t - a.t)
+      .map(({ f }) => f);
     this.log(
       1,
       `another database of Dataset ${this.name} exists (${files.join(", ")}), made with another ${what}: this ${what} differs, so this is a new Dataset. To go on with the other, open it with Dataset.open(${JSON.stringify(files[0])}), or remove it`,
@@ -579,11 +591,11 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
           1,
           `${skipped.length} runner(s) skipped (already submitted, finished or failed; use force to resubmit)`,
         );
+      this.warnUnusedRunArgs(submit);
       if (submit.length === 0) {
         this.log(1, "no runners to submit");
         return { submitted: [], skipped };
       }
-      this.warnUnusedRunArgs(submit);
       await this.submit(submit);
       return { submitted: submit.map((r) => r.name), skipped };
     } finally {
@@ -599,8 +611,10 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
     if (this.verbosity < 1) return;
     const unused = new Set<string>();
     const linked = new Set<string>();
-    for (const r of runners) {
-      for (const [key, value] of Object.entries(r.derivedRunArgs)) {
+    // The call's own run args count even when it submits nothing.
+    const given = [this.temporaryRunArgs, ...runners.map((r) => r.derivedRunArgs)];
+    for (const args of given) {
+      for (const [key, value] of Object.entries(args)) {
         if (!this.runArgNames.has(key) && !this.warnedUnused.has(key)) unused.add(key);
         if (this.computer) for (const n of linkedNames(value)) linked.add(n);
       }

@@ -1,4 +1,5 @@
 import { existsSync, statSync } from "node:fs";
+import { basename } from "node:path";
 import { Computer } from "../computer/index.js";
 import { templateNames } from "../computer/names.js";
 import { type ConnectOptions, connect } from "../connection/index.js";
@@ -78,6 +79,19 @@ export function datasetSettings(
   const extra = givenExtra.map((f: string) => localPath(f, "extraFilesSend"));
   if (extra.some((f) => !existsSync(f) || !statSync(f).isFile()))
     throw new InvalidArgumentError("extraFilesSend", givenExtra, "an array of paths of existing files");
+  // Each lands in remoteDir under its own name: two of one name would overwrite each other there.
+  const byName = new Map<string, string>();
+  for (const f of extra) {
+    const other = byName.get(basename(f));
+    if (other !== undefined && other !== f)
+      throw new InvalidArgumentError(
+        "extraFilesSend",
+        givenExtra,
+        "files of different names (each is sent into remoteDir under its own name)",
+        `${other} and ${f} are both named ${basename(f)}`,
+      );
+    byName.set(basename(f), f);
+  }
   const givenDbDir = own.dbDir ?? process.cwd();
   if (typeof givenDbDir !== "string" || givenDbDir === "")
     throw new InvalidArgumentError("dbDir", givenDbDir, "a folder path");
