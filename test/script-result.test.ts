@@ -49,6 +49,7 @@ describe("resultFile", () => {
       { format: "json", file: "out.dat", content: "[1, 2, 3]" },
       { format: "text", file: "out.json", content: "{not json" },
       { format: "yaml", file: "out.json", content: "{a: 1}" },
+      { format: undefined, file: "bin.yaml", content: "b: !!binary aGk=\n" },
     ] as const;
     const expected = [
       { a: [1, 2.5, "x"], b: null, c: "ü ✓" },
@@ -58,13 +59,18 @@ describe("resultFile", () => {
       [1, 2, 3],
       "{not json",
       { a: 1 },
+      { b: new Uint8Array([104, 105]) },
     ];
     const datasets = cases.map((c, i) =>
       make(`fmt${i}`, WRITER, { resultFile: c.file, ...(c.format ? { resultFormat: c.format } : {}) }),
     );
     for (const [i, { ds }] of datasets.entries()) {
       ds.appendRun({ content: cases[i].content, file: cases[i].file });
-      expect(await runAll(ds)).toEqual([expected[i]]);
+      const got = await runAll(ds);
+      expect(got).toEqual([expected[i]]);
+      // YAML's !!binary comes back as a plain Uint8Array, as the serialisers give it (not a Buffer).
+      if (cases[i].file === "bin.yaml")
+        expect(Object.getPrototypeOf((got[0] as { b: unknown }).b)).toBe(Uint8Array.prototype);
       expect(ds.runners[0].stdout).toBe("on stdout\n");
       expect(ds.runners[0].state).toBe("satisfied");
       // a local copy of the result file, beside the outputs

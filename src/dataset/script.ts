@@ -10,7 +10,7 @@ import { extname, isAbsolute, resolve } from "node:path";
 import { parse as parseYAML } from "yaml";
 import { Template } from "../computer/template.js";
 import { encode } from "../remote/codec.mjs";
-import { checkYamlText } from "../remote/serial.mjs";
+import { checkYamlText, plainBytes } from "../remote/serial.mjs";
 import type { Runner } from "../runner/index.js";
 import { InvalidArgumentError, RunnerFailedError } from "../shared/errors.js";
 import { shellQuote as q } from "../shared/quote.js";
@@ -82,7 +82,8 @@ export function parseResultFile(
   try {
     if (spec.format === "json") return { ok: true, value: JSON.parse(text) };
     checkYamlText(text);
-    const doc = parseYAML(text, { prettyErrors: false });
+    // `!!binary` gives Buffers: plain Uint8Arrays, as the serialisers give.
+    const doc = plainBytes(parseYAML(text, { prettyErrors: false }));
     return { ok: true, value: doc === undefined ? null : doc };
   } catch (e) {
     const why = (e as Error).message.split("\n")[0];

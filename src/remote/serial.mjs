@@ -207,7 +207,7 @@ function checkYaml(value, path, seen, depth) {
  * YAML's `!!binary` gives Buffers: plain Uint8Arrays, as the other serialisers give.
  * @param {unknown} v @returns {unknown}
  */
-function plainBytes(v) {
+export function plainBytes(v) {
   if (v === null || typeof v !== "object" || v instanceof Date) return v;
   if (v instanceof Uint8Array) return new Uint8Array(v);
   if (Array.isArray(v)) {
