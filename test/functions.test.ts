@@ -473,6 +473,40 @@ describe("the { module, export } form", () => {
     expect((err as Error).message).toContain("it exports default, named");
   });
 
+  it("an export that is not a function: refused when the module says so, named by the runner otherwise", async () => {
+    project.write(
+      "lib/values.mjs",
+      "export const notfn = 3;\nconst hidden = [1];\nexport { hidden as list };\nexport const late = Number('4');\n",
+    );
+    const file = join(project.dir, "lib/values.mjs");
+    for (const [name, kind] of [
+      ["notfn", "a number"],
+      ["list", "an array"],
+    ]) {
+      const err = caught(() => new Dataset({ module: file, export: name }, { ...folders("mod") }));
+      expect(err).toBeInstanceOf(InvalidArgumentError);
+      expect((err as Error).message).toContain(`exports ${name} as ${kind}, not a function`);
+    }
+    const ds = make({ module: file, export: "late" }, { name: "mod-late", ...folders("mod") });
+    ds.appendRun({ x: 1 });
+    const [result] = await runAll(ds);
+    expect(result).toBeInstanceOf(Error);
+    const message = (result as Error).message;
+    expect(message).toContain(`the export "late" of the function module ${JSON.stringify(file)} is not a function (it is a number)`);
+    expect(message).not.toContain("function.mjs");
+  });
+
+  it("a module that does not parse is refused with its path, the export and esbuild's first error", () => {
+    project.write("lib/unparsable.mjs", "export function w( {\n");
+    const file = join(project.dir, "lib/unparsable.mjs");
+    const err = caught(() => new Dataset({ module: file, export: "w" }, { ...folders("mod") }));
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    const message = (err as Error).message;
+    expect(message).toContain(`got ${JSON.stringify({ module: file, export: "w" }).slice(0, 20)}`);
+    expect(message).toMatch(/unparsable\.mjs:\d+:\d+: /);
+    expect(message).not.toContain("as default } from");
+  });
+
   it("an import that does not resolve is refused with what esbuild says", () => {
     project.write("lib/broken.ts", 'import { x } from "./missing-module";\nexport default () => x;\n');
     const err = caught(

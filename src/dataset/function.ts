@@ -273,7 +273,6 @@ function staticNotFunction(file: string, name: string): string | undefined {
   try {
     const code = esbuild().transformSync(readFileSync(file, "utf8"), {
       loader: LOADERS[extname(file)] ?? "js",
-      format: "esm",
       logLevel: "silent",
     }).code;
     program = acorn().parse(code, { ecmaVersion: "latest", sourceType: "module" }) as unknown as ESTree.Program;
@@ -289,20 +288,29 @@ function staticNotFunction(file: string, name: string): string | undefined {
     if (e.type === "UnaryExpression" && e.operator === "-" && e.argument.type === "Literal") return "a number";
     return undefined;
   };
+  // Top-level consts with their values' kinds, and the local name the export stands for.
+  const consts = new Map<string, string | undefined>();
+  let local: string | undefined;
   for (const s of program.body) {
     if (name === "default" && s.type === "ExportDefaultDeclaration") {
       const kind = valueKind(s.declaration as ESTree.Node);
       if (kind) return `the default export of ${file} is ${kind}, not a function`;
     }
-    if (s.type !== "ExportNamedDeclaration" || s.declaration?.type !== "VariableDeclaration") continue;
-    if (s.declaration.kind !== "const") continue;
-    for (const d of s.declaration.declarations) {
-      if (d.id.type !== "Identifier" || d.id.name !== name) continue;
-      const kind = valueKind(d.init);
-      if (kind) return `${file} exports ${name} as ${kind}, not a function`;
-    }
+    const decl = s.type === "ExportNamedDeclaration" ? s.declaration : s;
+    if (decl?.type === "VariableDeclaration" && decl.kind === "const")
+      for (const d of decl.declarations) {
+        if (d.id.type !== "Identifier") continue;
+        consts.set(d.id.name, valueKind(d.init));
+        if (s.type === "ExportNamedDeclaration" && d.id.name === name) local = name;
+      }
+    if (s.type === "ExportNamedDeclaration" && !s.source)
+      for (const spec of s.specifiers) {
+        const exported = spec.exported.type === "Identifier" ? spec.exported.name : String(spec.exported.value);
+        if (exported === name && spec.local.type === "Identifier") local = spec.local.name;
+      }
   }
-  return undefined;
+  const kind = local === undefined ? undefined : consts.get(local);
+  return kind ? `${file} exports ${name} as ${kind}, not a function` : undefined;
 }
 
 /**
