@@ -492,7 +492,9 @@ describe("the { module, export } form", () => {
     const [result] = await runAll(ds);
     expect(result).toBeInstanceOf(Error);
     const message = (result as Error).message;
-    expect(message).toContain(`the export "late" of the function module ${JSON.stringify(file)} is not a function (it is a number)`);
+    expect(message).toContain(
+      `the export "late" of the function module ${JSON.stringify(file)} is not a function (it is a number)`,
+    );
     expect(message).not.toContain("function.mjs");
   });
 

@@ -51,7 +51,8 @@ export function bundle(entry: Entry, what: string, shown: unknown): string {
   } catch (e) {
     const errors = (e as BuildFailure).errors;
     if (!Array.isArray(errors)) throw e;
-    const more = errors.length > 1 ? ` (and ${errors.length - 1} more error${errors.length > 2 ? "s" : ""})` : "";
+    const more =
+      errors.length > 1 ? ` (and ${errors.length - 1} more error${errors.length > 2 ? "s" : ""})` : "";
     throw new InvalidArgumentError(
       what,
       shown,

@@ -137,10 +137,7 @@ function inlineFunction(fn: AnyFunction): ShippedFunction {
       // One declaration may bind several names (`const { a, b } = require("x")`).
       if (!declarations.some((d) => d.at === binding.at)) declarations.push(binding);
     } else if (Object.hasOwn(TOOLING_HELPERS, name)) helpers.push(TOOLING_HELPERS[name]);
-    else if (
-      facts.typeofOnly.has(name) &&
-      (!binding || (binding.kind === "none" && binding.undeclared))
-    ) {
+    else if (facts.typeofOnly.has(name) && (!binding || (binding.kind === "none" && binding.undeclared))) {
       // `typeof x` of a name declared nowhere is "undefined" on the far side too.
     } else {
       const why = COMMONJS_ONLY.has(name)
@@ -238,7 +235,9 @@ function moduleFunction(spec: FunctionModule): ShippedFunction {
   try {
     // The first line names the module and export as the user gave them, for the far side's
     // messages (a comment: the Dataset's identity ignores it).
-    return { source: `${FUNCTION_LABEL}${JSON.stringify(label)}\n${bundle(entry, "function module", label)}` };
+    return {
+      source: `${FUNCTION_LABEL}${JSON.stringify(label)}\n${bundle(entry, "function module", label)}`,
+    };
   } catch (e) {
     // Only a failed bundle pays for a second look at what the module exports.
     const exported = exportsOf(file);
@@ -275,17 +274,26 @@ function staticNotFunction(file: string, name: string): string | undefined {
       loader: LOADERS[extname(file)] ?? "js",
       logLevel: "silent",
     }).code;
-    program = acorn().parse(code, { ecmaVersion: "latest", sourceType: "module" }) as unknown as ESTree.Program;
+    program = acorn().parse(code, {
+      ecmaVersion: "latest",
+      sourceType: "module",
+    }) as unknown as ESTree.Program;
   } catch {
     return undefined; // the bundle says what is wrong
   }
   const valueKind = (e: ESTree.Node | null | undefined): string | undefined => {
     if (!e) return undefined;
-    if (e.type === "Literal") return e.value === null ? "null" : typeof e.value === "object" ? "a regular expression" : `a ${typeof e.value}`;
+    if (e.type === "Literal")
+      return e.value === null
+        ? "null"
+        : typeof e.value === "object"
+          ? "a regular expression"
+          : `a ${typeof e.value}`;
     if (e.type === "TemplateLiteral") return "a string";
     if (e.type === "ObjectExpression") return "an object";
     if (e.type === "ArrayExpression") return "an array";
-    if (e.type === "UnaryExpression" && e.operator === "-" && e.argument.type === "Literal") return "a number";
+    if (e.type === "UnaryExpression" && e.operator === "-" && e.argument.type === "Literal")
+      return "a number";
     return undefined;
   };
   // Top-level consts with their values' kinds, and the local name the export stands for.
@@ -305,7 +313,8 @@ function staticNotFunction(file: string, name: string): string | undefined {
       }
     if (s.type === "ExportNamedDeclaration" && !s.source)
       for (const spec of s.specifiers) {
-        const exported = spec.exported.type === "Identifier" ? spec.exported.name : String(spec.exported.value);
+        const exported =
+          spec.exported.type === "Identifier" ? spec.exported.name : String(spec.exported.value);
         if (exported === name && spec.local.type === "Identifier") local = spec.local.name;
       }
   }
