@@ -74,6 +74,37 @@ function innerHelper(x) {
 }
 const factorial = ({ x }) => (x <= 1 ? 1 : x * factorial({ x: x - 1 }));
 
+// A direct eval anywhere in the module makes its scopes dynamic: the top-level functions the
+// accepted functions use must still be found.
+if (process.env.REMOTERUN_NEVER_SET) eval("1");
+
+function reassigned() {
+  return 1;
+}
+reassigned = () => 2;
+class Reclassed {}
+Reclassed = class {};
+
+// A TypeScript enum as tsc compiles it, and as esbuild (tsx) does.
+var Color;
+(function (Color) {
+  Color[Color["Red"] = 1] = "Red";
+  Color[Color["Green"] = 2] = "Green";
+})(Color || (Color = {}));
+var Shade = /* @__PURE__ */ ((Shade2) => {
+  Shade2[Shade2["Light"] = 10] = "Light";
+  Shade2["Dark"] = "dark";
+  return Shade2;
+})(Shade || {});
+function paint(x) {
+  return Color[x] + ":" + Color.Green + ":" + Shade.Light + ":" + Shade[10] + ":" + Shade.Dark;
+}
+var Mood;
+(function (Mood) {
+  Mood[Mood["Calm"] = 0] = "Calm";
+})(Mood || (Mood = {}));
+Mood = { Calm: 1 };
+
 const SCALE = 3;
 let counter = 0;
 function makeWork() {
@@ -128,6 +159,12 @@ const cases = {
   "async generator": async function* ({ n }) {
     yield n;
   },
+  "reassigned top-level function": ({ x }) => reassigned() + x,
+  "reassigned top-level class": ({ x }) => new Reclassed(x),
+  "reassigned enum": ({ x }) => Mood[x],
+  "direct eval": ({ x }) => eval("x + 1"),
+  "import.meta": ({ file }) => new URL(file, import.meta.url).href,
+  "getter": Object.getOwnPropertyDescriptor({ get value() { return 1; } }, "value").get,
 };
 
 // Accepted: each is bundled, then the bundle is imported here and called.
@@ -137,6 +174,10 @@ const accepted = {
   "namespace import of a built-in": ({ file }) => path.basename(file),
   "default import of a CommonJS package": ({ x }) => padLeft(String(x), 3),
   "recursion through its own const": factorial,
+  "typeof of an undeclared name": ({ x }) => (typeof someUndeclaredThing === "undefined" ? x : -1),
+  "quoted method key": { "quoted name"({ x }) { return x + 1; } }["quoted name"],
+  "numeric method key": { 42({ x }) { return x * 10; } }[42],
+  "enums as tsc and esbuild compile them": ({ x }) => paint(x - 3),
 };
 
 const out = {};
@@ -165,6 +206,10 @@ const TAKEN: Record<string, unknown> = {
   "namespace import of a built-in": "b.txt",
   "default import of a CommonJS package": "004",
   "recursion through its own const": 24,
+  "typeof of an undeclared name": 4,
+  "quoted method key": 5,
+  "numeric method key": 40,
+  "enums as tsc and esbuild compile them": "Red:2:10:Light:dark",
 };
 
 /** Each mistake and what its message must name. */
@@ -187,6 +232,12 @@ const MISTAKES: [string, (string | RegExp)[]][] = [
   ["bound function", ["bound function"]],
   ["generator", [/\(a generator:/]],
   ["async generator", ["an async generator"]],
+  ["reassigned top-level function", ["reassigned at 1:", "assigns again (at line", "can change at run time"]],
+  ["reassigned top-level class", ["Reclassed at 1:", "top-level class", "assigns again"]],
+  ["reassigned enum", ["Mood at 1:", "enum that its module assigns again"]],
+  ["direct eval", ["direct `eval` at 1:", 'eval("x + 1")']],
+  ["import.meta", ["`import.meta` at 1:", "{ module, export }"]],
+  ["getter", ["a getter"]],
 ];
 
 describe("function mistakes are refused at new Dataset", () => {
@@ -420,6 +471,42 @@ describe("the { module, export } form", () => {
     expect(err).toBeInstanceOf(InvalidArgumentError);
     expect((err as Error).message).toContain('"wrok"');
     expect((err as Error).message).toContain("it exports default, named");
+  });
+
+  it("an export that is not a function: refused when the module says so, named by the runner otherwise", async () => {
+    project.write(
+      "lib/values.mjs",
+      "export const notfn = 3;\nconst hidden = [1];\nexport { hidden as list };\nexport const late = Number('4');\n",
+    );
+    const file = join(project.dir, "lib/values.mjs");
+    for (const [name, kind] of [
+      ["notfn", "a number"],
+      ["list", "an array"],
+    ]) {
+      const err = caught(() => new Dataset({ module: file, export: name }, { ...folders("mod") }));
+      expect(err).toBeInstanceOf(InvalidArgumentError);
+      expect((err as Error).message).toContain(`exports ${name} as ${kind}, not a function`);
+    }
+    const ds = make({ module: file, export: "late" }, { name: "mod-late", ...folders("mod") });
+    ds.appendRun({ x: 1 });
+    const [result] = await runAll(ds);
+    expect(result).toBeInstanceOf(Error);
+    const message = (result as Error).message;
+    expect(message).toContain(
+      `the export "late" of the function module ${JSON.stringify(file)} is not a function (it is a number)`,
+    );
+    expect(message).not.toContain("function.mjs");
+  });
+
+  it("a module that does not parse is refused with its path, the export and esbuild's first error", () => {
+    project.write("lib/unparsable.mjs", "export function w( {\n");
+    const file = join(project.dir, "lib/unparsable.mjs");
+    const err = caught(() => new Dataset({ module: file, export: "w" }, { ...folders("mod") }));
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    const message = (err as Error).message;
+    expect(message).toContain(`got ${JSON.stringify({ module: file, export: "w" }).slice(0, 20)}`);
+    expect(message).toMatch(/unparsable\.mjs:\d+:\d+: /);
+    expect(message).not.toContain("as default } from");
   });
 
   it("an import that does not resolve is refused with what esbuild says", () => {

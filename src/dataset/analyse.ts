@@ -27,6 +27,11 @@ export interface ParamFacts {
   plain: readonly (string | undefined)[];
   /** What each parameter is called in messages (its name, or its source for a pattern). */
   shown: readonly string[];
+  /**
+   * Whether the function reads a property of its plain first parameter (`a.x`, `a[k]`): then that
+   * parameter is the args object even when an arg has its name.
+   */
+  firstIsObject?: boolean;
   /** The function's name for messages ("f" when it has none). */
   name: string;
 }
@@ -36,6 +41,8 @@ export interface FunctionFacts {
   expression: string;
   /** Free variables that are not globals of the far side, each with its uses (in source order). */
   free: Map<string, Use[]>;
+  /** Free variables used only as the operand of `typeof` (feature detection): fine when undeclared. */
+  typeofOnly: Set<string>;
   /** What cannot work however the free variables resolve (this, super, generators...). */
   problems: string[];
   params: ParamFacts;
@@ -103,6 +110,25 @@ export function farGlobals(): ReadonlySet<string> {
   return globals;
 }
 
+/** The analysis of scopes: every scope closed statically, even where a direct `eval` makes it dynamic. */
+const SCOPE_OPTIONS = { ecmaVersion: 2022, optimistic: true } as const;
+
+/** Visit `node` and every node below it. */
+function walk(node: unknown, visit: (n: ESTree.Node) => void): void {
+  const go = (v: unknown): void => {
+    if (!v || typeof v !== "object") return;
+    if (Array.isArray(v)) {
+      for (const x of v) go(x);
+      return;
+    }
+    const n = v as ESTree.Node;
+    if (typeof n.type !== "string") return;
+    visit(n);
+    for (const [k, c] of Object.entries(n)) if (k !== "loc" && k !== "range") go(c);
+  };
+  go(node);
+}
+
 /** A parsed program and where the function sits in it. */
 interface Parsed {
   expression: string;
@@ -112,6 +138,24 @@ interface Parsed {
   fn: ESTree.Function;
   /** Parsed as a method of an object literal (its `super` is the object's): cannot ship. */
   method?: boolean;
+  /** A getter or a setter: read or written through its object, never called with args. */
+  accessor?: "get" | "set";
+}
+
+function parseExpression(expression: string): { program: AcornNode; e: ESTree.Expression } | undefined {
+  // An ES module's syntax (`import.meta`) parses only as a module: tried second, to refuse it by name.
+  for (const sourceType of ["script", "module"] as const) {
+    if (sourceType === "module" && !expression.includes("import")) break;
+    try {
+      const program = acorn().parse(`(${expression})`, { ...PARSE_OPTIONS, sourceType });
+      const body = (program as unknown as ESTree.Program).body;
+      const stmt = body.length === 1 ? body[0] : undefined;
+      if (stmt?.type === "ExpressionStatement") return { program, e: stmt.expression };
+    } catch {
+      /* the next form */
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -122,16 +166,9 @@ function parseFunction(src: string): Parsed | undefined {
   const forms = [src, `function ${src}`];
   if (src.startsWith("async ")) forms.push(`async function ${src.slice(6)}`);
   for (const expression of forms) {
-    let program: AcornNode;
-    try {
-      program = acorn().parse(`(${expression})`, PARSE_OPTIONS);
-    } catch {
-      continue;
-    }
-    const body = (program as unknown as ESTree.Program).body;
-    const stmt = body.length === 1 ? body[0] : undefined;
-    if (stmt?.type !== "ExpressionStatement") continue;
-    const e = stmt.expression;
+    const parsed = parseExpression(expression);
+    if (!parsed) continue;
+    const { program, e } = parsed;
     if (
       e.type === "FunctionExpression" ||
       e.type === "ArrowFunctionExpression" ||
@@ -141,17 +178,26 @@ function parseFunction(src: string): Parsed | undefined {
       return { expression, prefix: 1 + expression.length - src.length, program, fn: e };
     }
   }
-  // A method that only parses inside an object (it uses `super`): analysed there, never shipped.
-  try {
-    const program = acorn().parse(`({${src}})`, PARSE_OPTIONS);
-    const stmt = (program as unknown as ESTree.Program).body[0];
-    const obj = stmt?.type === "ExpressionStatement" ? stmt.expression : undefined;
-    const prop =
-      obj?.type === "ObjectExpression" && obj.properties.length === 1 ? obj.properties[0] : undefined;
-    if (prop?.type === "Property" && prop.value.type === "FunctionExpression")
-      return { expression: "", prefix: 2, program, fn: prop.value, method: true };
-  } catch {
-    /* not a method either */
+  // A method whose key is quoted, numeric, computed or a reserved word (`"a b"({ x }) {...}`):
+  // its function is what follows the key. One that uses `super` parses only inside an object:
+  // analysed there, never shipped. Getters and setters are refused.
+  const inObject = parseExpression(`{${src}}`);
+  const obj = inObject?.e;
+  const prop =
+    obj?.type === "ObjectExpression" && obj.properties.length === 1 ? obj.properties[0] : undefined;
+  if (inObject && prop?.type === "Property" && prop.value.type === "FunctionExpression") {
+    const value = prop.value;
+    const accessor = prop.kind === "get" || prop.kind === "set" ? prop.kind : undefined;
+    if (!accessor && prop.method) {
+      // In `({src})` the function node starts at its parameters, 2 characters after src's offset.
+      const k = (value as unknown as { start: number }).start - 2;
+      const head = `${value.async ? "async " : ""}function${value.generator ? "*" : ""} `;
+      const expression = head + src.slice(k);
+      const parsed = parseExpression(expression);
+      if (parsed?.e.type === "FunctionExpression")
+        return { expression, prefix: 1 + head.length - k, program: parsed.program, fn: parsed.e };
+    }
+    return { expression: "", prefix: 2, program: inObject.program, fn: value, method: true, accessor };
   }
   return undefined;
 }
@@ -181,6 +227,7 @@ export function analyseFunction(src: string): FunctionFacts | undefined {
     return {
       expression,
       free: new Map(),
+      typeofOnly: new Set(),
       problems: ["a class: give a function to call with each runner's args (a class cannot be called)"],
       params: { plain: [], shown: [], name: "f" },
     };
@@ -191,15 +238,44 @@ export function analyseFunction(src: string): FunctionFacts | undefined {
       `${fn.async ? "an async generator" : "a generator"}: the function must return its result (or a promise of it), not yield values`,
     );
   problems.push(...contextUses(fn, place));
-  if (parsed.method && problems.length === 0)
+  if (parsed.accessor)
+    problems.push(
+      `a ${parsed.accessor === "get" ? "getter" : "setter"}: it is used through its object, not called with args; give a function that takes what it needs from the args`,
+    );
+  else if (parsed.method && problems.length === 0)
     problems.push("a method that needs its object: give a function that takes what it needs from the args");
 
   const free = new Map<string, Use[]>();
   const known = farGlobals();
   const scopes = eslintScope().analyze(parsed.program as unknown as ESTree.Program, {
-    ecmaVersion: 2022,
+    ...SCOPE_OPTIONS,
     sourceType: "script",
   });
+  const through = new Set<unknown>((scopes.globalScope?.through ?? []).map((r) => r.identifier));
+  // Which identifiers are the operand of `typeof`, or the object of a member access.
+  const typeofOperands = new Set<unknown>();
+  const objects = new Set<unknown>();
+  walk(fn, (n) => {
+    if (n.type === "UnaryExpression" && n.operator === "typeof") typeofOperands.add(n.argument);
+    else if (n.type === "MemberExpression") objects.add(n.object);
+    else if (n.type === "MetaProperty" && n.meta.name === "import") {
+      const u = place(n);
+      problems.push(
+        `\`import.meta\` at ${u.line}:${u.column} (${u.snippet}) is not available in a shipped inline function: give the function as { module, export } (where import.meta is the bundle's)`,
+      );
+    } else if (
+      n.type === "CallExpression" &&
+      n.callee.type === "Identifier" &&
+      n.callee.name === "eval" &&
+      through.has(n.callee)
+    ) {
+      const u = place(n);
+      problems.push(
+        `a direct \`eval\` at ${u.line}:${u.column} (${u.snippet}): the code it runs can use variables the function's analysis cannot see; write that code in the function`,
+      );
+    }
+  });
+  const notTypeof = new Set<string>();
   for (const ref of scopes.globalScope?.through ?? []) {
     const name = ref.identifier.name;
     if (name === "arguments" && fn.type === "ArrowFunctionExpression") {
@@ -210,11 +286,19 @@ export function analyseFunction(src: string): FunctionFacts | undefined {
       continue;
     }
     if (known.has(name)) continue;
+    if (!typeofOperands.has(ref.identifier)) notTypeof.add(name);
     const uses = free.get(name) ?? [];
     uses.push(place(ref.identifier));
     free.set(name, uses);
   }
-  return { expression, free, problems, params: paramFacts(fn, src, parsed.prefix) };
+  const typeofOnly = new Set([...free.keys()].filter((n) => !notTypeof.has(n)));
+  const params = paramFacts(fn, src, parsed.prefix);
+  // The first parameter is the args object when the function reads properties of it.
+  const first = params.plain[0];
+  const own = scopes.scopes.find((s) => s.block === (fn as unknown) && s.type === "function");
+  const firstVar = first === undefined ? undefined : own?.set.get(first);
+  if (firstVar?.references.some((r) => objects.has(r.identifier))) params.firstIsObject = true;
+  return { expression, free, typeofOnly, problems, params };
 }
 
 /** `this` and `super` where they are the function's own (or an outer one's, in arrows). */
@@ -292,7 +376,7 @@ function snippetOf(line: string, column: number): string {
 export function freeNamesOf(source: string): string[] {
   const program = acorn().parse(source, { ecmaVersion: "latest", sourceType: "module", ranges: true });
   const scopes = eslintScope().analyze(program as unknown as ESTree.Program, {
-    ecmaVersion: 2022,
+    ...SCOPE_OPTIONS,
     sourceType: "module",
   });
   const known = farGlobals();
@@ -320,7 +404,7 @@ export function parseModule(source: string): ParsedModule | undefined {
         allowHashBang: true,
         ranges: true,
       }) as unknown as ESTree.Program;
-      const scopes = eslintScope().analyze(program, { ecmaVersion: 2022, sourceType });
+      const scopes = eslintScope().analyze(program, { ...SCOPE_OPTIONS, sourceType });
       const top = scopes.globalScope?.childScopes[0];
       if (top) return { source, program, scopes, top };
     } catch {

@@ -21,8 +21,11 @@ const REQUIRE_BANNER =
   'import { createRequire as __remoterunCreateRequire } from "node:module";\n' +
   "const require = __remoterunCreateRequire(import.meta.url);";
 
-/** One self-contained ES module whose default export is the function. */
-export function bundle(entry: Entry, what: string): string {
+/**
+ * One self-contained ES module whose default export is the function. A failure is refused as an
+ * InvalidArgumentError of `what` that shows `shown` (what the user gave) and esbuild's first error.
+ */
+export function bundle(entry: Entry, what: string, shown: unknown): string {
   try {
     const out = esbuild().buildSync({
       stdin: {
@@ -48,11 +51,13 @@ export function bundle(entry: Entry, what: string): string {
   } catch (e) {
     const errors = (e as BuildFailure).errors;
     if (!Array.isArray(errors)) throw e;
+    const more =
+      errors.length > 1 ? ` (and ${errors.length - 1} more error${errors.length > 2 ? "s" : ""})` : "";
     throw new InvalidArgumentError(
       what,
-      entry.contents.trim().split("\n").at(-1),
+      shown,
       "a function whose imports can be bundled",
-      errors.slice(0, 5).map(describeMessage).join("; "),
+      errors.length ? `${describeMessage(errors[0])}${more}` : "esbuild failed",
     );
   }
 }

@@ -113,7 +113,8 @@ export type Binding =
     }
   /** The top-level variable the function itself is assigned to (`const work = (...) => ... work(...)`). */
   | { kind: "self" }
-  | { kind: "none"; why: string };
+  /** `undeclared`: the name is declared nowhere in the module (nor a global of Node). */
+  | { kind: "none"; why: string; undeclared?: boolean };
 
 /** What the module of a function gives its free variables. */
 export interface Captured {
@@ -187,15 +188,17 @@ function functionScope(mod: ParsedModule, offset: number, fnSource: string): Sco
   return best;
 }
 
+const UNDECLARED: Binding = { kind: "none", why: "is not defined (not a global of Node)", undeclared: true };
+
 function bindingOf(mod: ParsedModule, variable: Variable | null, name: string): Binding {
-  if (!variable) return { kind: "none", why: "is not defined (not a global of Node)" };
+  if (!variable) return UNDECLARED;
   if (variable.scope !== mod.top)
     return {
       kind: "none",
       why: "is a local variable of a function around this one: its value cannot be shipped",
     };
   const def = variable.defs[0];
-  if (!def) return { kind: "none", why: "is not defined (not a global of Node)" };
+  if (!def) return UNDECLARED;
   if (def.type === "ImportBinding") {
     const decl = def.parent as ESTree.ImportDeclaration;
     const spec = def.node as
@@ -216,9 +219,20 @@ function bindingOf(mod: ParsedModule, variable: Variable | null, name: string): 
     (def.type === "FunctionName" && def.node.type === "FunctionDeclaration") ||
     (def.type === "ClassName" && def.node.type === "ClassDeclaration")
   ) {
-    if (isTopLevel(mod, def.node))
+    if (isTopLevel(mod, def.node)) {
+      // Assigned again, its value at run time may not be its declaration.
+      const what = def.type === "FunctionName" ? "function" : "class";
+      const write = variable.references.find((r) => r.isWrite());
+      if (write || variable.defs.length > 1)
+        return {
+          kind: "none",
+          why: `is a top-level ${what} of its module that the module ${write ? `assigns again (at line ${lineOf(mod.source, (write.identifier as Ranged).start)})` : "declares again"}: like a top-level let, its value can change at run time, so it cannot be shipped as its declaration (give the function as { module, export }, which bundles the whole module)`,
+        };
       return { kind: "declaration", source: text(def.node), at: (def.node as Ranged).start };
+    }
   }
+  const enumeration = enumOf(mod, variable);
+  if (enumeration) return enumeration;
   if (def.type === "Variable" && name.startsWith("__") && def.parent && isTopLevel(mod, def.parent)) {
     const declarator = def.node as ESTree.VariableDeclarator;
     if (declarator.id.type === "Identifier" && declarator.init)
@@ -240,6 +254,87 @@ function bindingOf(mod: ParsedModule, variable: Variable | null, name: string): 
       why: "is a top-level variable of its module: an inline function takes along only imports and top-level function declarations (give the value in the args, or the function as { module, export }, which bundles the whole module)",
     };
   return { kind: "none", why: `is a ${def.type} of its module, which cannot be shipped` };
+}
+
+function lineOf(source: string, offset: number): number {
+  let line = 1;
+  for (let i = source.indexOf("\n"); i >= 0 && i < offset; i = source.indexOf("\n", i + 1)) line++;
+  return line;
+}
+
+/**
+ * A TypeScript `enum` as tsc compiles it (`var X;` and, just after it,
+ * `(function (X) { X[X["A"] = 0] = "A"; })(X || (X = {}));`) or as esbuild (tsx) does
+ * (`var X = /* @__PURE__ *\/ ((X2) => { ...; return X2; })(X || {});`): shipped as that code, the
+ * same in both forms, when the module assigns X nowhere else. Undefined when it is not one.
+ */
+function enumOf(mod: ParsedModule, variable: Variable): Binding | undefined {
+  const def = variable.defs[0];
+  if (def?.type !== "Variable" || variable.defs.length !== 1 || def.parent?.type !== "VariableDeclaration")
+    return undefined;
+  const decl = def.parent;
+  const declarator = def.node as ESTree.VariableDeclarator;
+  if (decl.kind !== "var" || decl.declarations.length !== 1 || declarator.id.type !== "Identifier")
+    return undefined;
+  const name = declarator.id.name;
+  const body = mod.program.body;
+  const at = body.findIndex(
+    (s) => s === decl || (s.type === "ExportNamedDeclaration" && s.declaration === decl),
+  );
+  if (at < 0) return undefined;
+  let call: ESTree.Node | null | undefined = declarator.init;
+  let last: ESTree.Node = decl;
+  if (!call) {
+    const next = body[at + 1];
+    if (next?.type !== "ExpressionStatement") return undefined;
+    call = next.expression;
+    last = next;
+  }
+  if (call.type !== "CallExpression" || call.arguments.length !== 1) return undefined;
+  const fn = call.callee;
+  if (
+    (fn.type !== "FunctionExpression" && fn.type !== "ArrowFunctionExpression") ||
+    fn.async ||
+    fn.generator ||
+    fn.params.length !== 1 ||
+    fn.params[0].type !== "Identifier" ||
+    fn.body.type !== "BlockStatement"
+  )
+    return undefined;
+  const inner = fn.params[0].name;
+  // `X || {}` (esbuild) or `X || (X = {})` (tsc; `X || (exports.X = X = {})` as CommonJS).
+  const [arg] = call.arguments;
+  if (
+    arg.type !== "LogicalExpression" ||
+    arg.operator !== "||" ||
+    arg.left.type !== "Identifier" ||
+    arg.left.name !== name
+  )
+    return undefined;
+  // The body only sets members of the enum object (and returns it).
+  const onlyMembers = fn.body.body.every(
+    (s) =>
+      (s.type === "ReturnStatement" && s.argument?.type === "Identifier" && s.argument.name === inner) ||
+      (s.type === "ExpressionStatement" &&
+        s.expression.type === "AssignmentExpression" &&
+        s.expression.left.type === "MemberExpression" &&
+        s.expression.left.object.type === "Identifier" &&
+        s.expression.left.object.name === inner),
+  );
+  if (!onlyMembers) return undefined;
+  const start = (decl as Ranged).start;
+  const end = (last as Ranged).end;
+  const writes = variable.references.filter((r) => r.isWrite());
+  if (writes.some((r) => (r.identifier as Ranged).start < start || (r.identifier as Ranged).end > end))
+    return {
+      kind: "none",
+      why: `is a TypeScript enum that its module assigns again: its value can change at run time, so it cannot be shipped (give the function as { module, export }, which bundles the whole module)`,
+    };
+  const code = mod.source.slice((fn as Ranged).start, (fn as Ranged).end);
+  const source = declarator.init
+    ? `var ${name} = (${code})(${name} || {});`
+    : `var ${name};\n(${code})(${name} || (${name} = {}));`;
+  return { kind: "declaration", source, at: start };
 }
 
 /** Whether `variable` is declared with the function itself as its value (or wrapped: `__name(fn, "f")`). */

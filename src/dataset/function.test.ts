@@ -68,6 +68,8 @@ describe("one args object", () => {
     ["function f(a, b) {}", { a: 1 }, "function f({ a, b })"],
     ["(x) => x", { x: 1 }, "function f({ x })"],
     ["function g(args, ctx) {}", { ctx: 1 }, "function g({ args, ctx })"],
+    ["(a, b) => a.x + b", { b: 1 }, "function f({ a, b })"],
+    ["(a) => a * 2", { a: 1 }, "function f({ a })"],
   ])("%s with %j is refused", (src, args, form) => {
     const err = (() => {
       try {
@@ -84,6 +86,9 @@ describe("one args object", () => {
     ["({ a, b }) => a + b", { a: 1, b: 2 }],
     ["(args) => args.a", { a: 1 }],
     ["(args, { name }) => name", { name: 1 }],
+    // A first parameter whose properties the function reads is the args object, whatever its name.
+    ["(a) => a.a * 2", { a: 1 }],
+    ["function f(a) { return a['a'] + 1; }", { a: 1 }],
   ])("%s with %j is accepted", (src, args) => {
     expect(() => checkArgsAgainst(params(src), args)).not.toThrow();
   });

@@ -1,6 +1,7 @@
-import { existsSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, extname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type * as ESTree from "estree";
 import { InvalidArgumentError } from "../shared/errors.js";
 import {
   type AnyFunction,
@@ -12,6 +13,7 @@ import {
 } from "./analyse.js";
 import { bundle, type Entry, exportsOf } from "./bundle.js";
 import { type Binding, type Captured, captureFrom, originOf } from "./capture.js";
+import { acorn, esbuild } from "./lazy.js";
 
 /** The Dataset's function: called with its runner's args and a context. */
 export type Fn<Args, Result> = (
@@ -135,7 +137,9 @@ function inlineFunction(fn: AnyFunction): ShippedFunction {
       // One declaration may bind several names (`const { a, b } = require("x")`).
       if (!declarations.some((d) => d.at === binding.at)) declarations.push(binding);
     } else if (Object.hasOwn(TOOLING_HELPERS, name)) helpers.push(TOOLING_HELPERS[name]);
-    else {
+    else if (facts.typeofOnly.has(name) && (!binding || (binding.kind === "none" && binding.undeclared))) {
+      // `typeof x` of a name declared nowhere is "undefined" on the far side too.
+    } else {
       const why = COMMONJS_ONLY.has(name)
         ? "exists only in CommonJS modules; the function runs in an ES module (use import, or import.meta.url)"
         : (binding?.why ??
@@ -170,7 +174,7 @@ function inlineFunction(fn: AnyFunction): ShippedFunction {
     folder: captured?.folder ?? process.cwd(),
     imports: imports.length > 0 || declarations.some((d) => d.requires),
   };
-  return { source: bundle(entry, "function"), params: facts.params };
+  return { source: bundle(entry, "function", fn), params: facts.params };
 }
 
 function captureOf(fn: AnyFunction, src: string, names: string[]): Captured | undefined {
@@ -214,13 +218,26 @@ function moduleFunction(spec: FunctionModule): ShippedFunction {
   for (const k of Object.keys(spec))
     if (k !== "module" && k !== "export")
       throw new InvalidArgumentError("function module key", k, "module or export");
+  const notFunction = staticNotFunction(file, name);
+  if (notFunction)
+    throw new InvalidArgumentError(
+      "function export",
+      name,
+      `the name of an export of ${file} that is a function`,
+      notFunction,
+    );
   const entry: Entry = {
     contents: `export { ${name === "default" ? "default" : JSON.stringify(name)} as default } from ${JSON.stringify(file)};\n`,
     folder: dirname(file),
     imports: true,
   };
+  const label = { module: given instanceof URL ? given.href : given, export: name };
   try {
-    return { source: bundle(entry, "function module") };
+    // The first line names the module and export as the user gave them, for the far side's
+    // messages (a comment: the Dataset's identity ignores it).
+    return {
+      source: `${FUNCTION_LABEL}${JSON.stringify(label)}\n${bundle(entry, "function module", label)}`,
+    };
   } catch (e) {
     // Only a failed bundle pays for a second look at what the module exports.
     const exported = exportsOf(file);
@@ -235,6 +252,76 @@ function moduleFunction(spec: FunctionModule): ShippedFunction {
   }
 }
 
+/** Starts the first line of a module function's bundle; src/remote/worker.mjs reads it. */
+const FUNCTION_LABEL = "// remoterun-function ";
+
+const LOADERS: Record<string, "ts" | "tsx" | "jsx" | "js"> = {
+  ".ts": "ts",
+  ".mts": "ts",
+  ".cts": "ts",
+  ".tsx": "tsx",
+  ".jsx": "jsx",
+};
+
+/**
+ * Why the export `name` of the module `file` is statically known not to be a function
+ * (`export const name = 3`, an object or array literal, a string...), or undefined.
+ */
+function staticNotFunction(file: string, name: string): string | undefined {
+  let program: ESTree.Program;
+  try {
+    const code = esbuild().transformSync(readFileSync(file, "utf8"), {
+      loader: LOADERS[extname(file)] ?? "js",
+      logLevel: "silent",
+    }).code;
+    program = acorn().parse(code, {
+      ecmaVersion: "latest",
+      sourceType: "module",
+    }) as unknown as ESTree.Program;
+  } catch {
+    return undefined; // the bundle says what is wrong
+  }
+  const valueKind = (e: ESTree.Node | null | undefined): string | undefined => {
+    if (!e) return undefined;
+    if (e.type === "Literal")
+      return e.value === null
+        ? "null"
+        : typeof e.value === "object"
+          ? "a regular expression"
+          : `a ${typeof e.value}`;
+    if (e.type === "TemplateLiteral") return "a string";
+    if (e.type === "ObjectExpression") return "an object";
+    if (e.type === "ArrayExpression") return "an array";
+    if (e.type === "UnaryExpression" && e.operator === "-" && e.argument.type === "Literal")
+      return "a number";
+    return undefined;
+  };
+  // Top-level consts with their values' kinds, and the local name the export stands for.
+  const consts = new Map<string, string | undefined>();
+  let local: string | undefined;
+  for (const s of program.body) {
+    if (name === "default" && s.type === "ExportDefaultDeclaration") {
+      const kind = valueKind(s.declaration as ESTree.Node);
+      if (kind) return `the default export of ${file} is ${kind}, not a function`;
+    }
+    const decl = s.type === "ExportNamedDeclaration" ? s.declaration : s;
+    if (decl?.type === "VariableDeclaration" && decl.kind === "const")
+      for (const d of decl.declarations) {
+        if (d.id.type !== "Identifier") continue;
+        consts.set(d.id.name, valueKind(d.init));
+        if (s.type === "ExportNamedDeclaration" && d.id.name === name) local = name;
+      }
+    if (s.type === "ExportNamedDeclaration" && !s.source)
+      for (const spec of s.specifiers) {
+        const exported =
+          spec.exported.type === "Identifier" ? spec.exported.name : String(spec.exported.value);
+        if (exported === name && spec.local.type === "Identifier") local = spec.local.name;
+      }
+  }
+  const kind = local === undefined ? undefined : consts.get(local);
+  return kind ? `${file} exports ${name} as ${kind}, not a function` : undefined;
+}
+
 /**
  * Refuse args that a function's plain parameters name (`function f(a, b)` with `{ a, b }`): the
  * function gets one args object, so `a` would be the whole object. O(1) per call.
@@ -242,7 +329,10 @@ function moduleFunction(spec: FunctionModule): ShippedFunction {
 export function checkArgsAgainst(params: ParamFacts | undefined, args: Record<string, unknown>): void {
   if (!params) return;
   const [first, second] = params.plain;
-  const named = [first, second].filter((p): p is string => p !== undefined && Object.hasOwn(args, p));
+  // A first parameter the function reads properties of is the args object, whatever its name.
+  const named = [params.firstIsObject ? undefined : first, second].filter(
+    (p): p is string => p !== undefined && Object.hasOwn(args, p),
+  );
   if (named.length === 0) return;
   throw new InvalidArgumentError(
     "args",

@@ -168,6 +168,30 @@ function intercept() {
   });
 }
 
+/**
+ * Why the function module does not give a function, naming the module and export the Dataset was
+ * given (the first line of a module function's bundle: `// remoterun-function {"module", "export"}`).
+ * @param {string} file
+ * @param {unknown} value
+ */
+function notAFunction(file, value) {
+  const what =
+    value === null || value === undefined
+      ? String(value)
+      : Array.isArray(value)
+        ? "an array"
+        : typeof value === "object"
+          ? "an object"
+          : `a ${typeof value}`;
+  try {
+    const first = readFileSync(file, "utf8").split("\n", 1)[0];
+    const label = first.startsWith("// remoterun-function ") ? JSON.parse(first.slice(22)) : undefined;
+    if (label && typeof label.module === "string" && typeof label.export === "string")
+      return `the export ${JSON.stringify(label.export)} of the function module ${JSON.stringify(label.module)} is not a function (it is ${what})`;
+  } catch {}
+  return `the Dataset's function is not a function (it is ${what})`;
+}
+
 /** @param {unknown} message */
 function send(message) {
   try {
@@ -199,7 +223,7 @@ async function main() {
     codec = await serializerFor(batch.serializer ?? "json");
     const mod = await import(pathToFileURL(resolve(here, batch.function)).href);
     fn = mod.default;
-    if (typeof fn !== "function") throw new TypeError(`${batch.function} does not export a function`);
+    if (typeof fn !== "function") throw new TypeError(notAFunction(resolve(here, batch.function), fn));
   } catch (e) {
     for (let r = await ask(batch); r; r = await ask(batch)) {
       lane.mark(r.name, "started");
