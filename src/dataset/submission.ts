@@ -36,6 +36,23 @@ export async function submit<Args extends object, Result>(
   runners: Runner<Args, Result>[],
   upstream?: UpstreamSubmission,
 ): Promise<void> {
+  // A submission's files are named by its token, in one local and one remote folder per pair of
+  // localDir and remoteDir: two pairs that share a folder on either side would overwrite each
+  // other's files. Runners whose folders differ are therefore submitted apart, one token each
+  // (a chain shares its upstream's token: it is refused below instead).
+  if (!upstream && ds.downstream.length === 0) {
+    const groups = new Map<string, Runner<Args, Result>[]>();
+    for (const r of runners) {
+      const key = folderKey(ds, r);
+      const g = groups.get(key);
+      if (g) g.push(r);
+      else groups.set(key, [r]);
+    }
+    if (groups.size > 1) {
+      for (const g of groups.values()) await submit(ds, g);
+      return;
+    }
+  }
   const token = upstream?.token ?? newToken();
   launchingTokens.add(token);
   try {
@@ -79,6 +96,15 @@ async function submitAs<Args extends object, Result>(
     folders.get(key)!.runners.push(r);
   }
   for (const { follower } of downstream) checkCanFollow(follower, folders.values());
+  if (folders.size > 1) {
+    // Only chains get here with several pairs (see submit): they share one remoteDir.
+    const [a, b] = [...folders.values()];
+    throw new InvalidArgumentError(
+      "localDir",
+      b.localRoot,
+      `one localDir for the runners of Datasets with dependencies (${a.localRoot} is used too): they share one submission`,
+    );
+  }
 
   // Plan (render every job script header) before anything is changed, so that a template error
   // leaves runners, results and files exactly as they were.
@@ -264,6 +290,14 @@ async function submitAs<Args extends object, Result>(
 }
 
 /** A downstream Dataset must put its files beside its upstream's (results are read as ../<folder>/...). */
+function folderKey<Args extends object, Result>(
+  ds: SubmissionHost<Args, Result>,
+  r: Runner<Args, Result>,
+): string {
+  const d = r.derivedRunArgs;
+  return `${ds.localRoot(d.localDir)}\0${ds.remoteRoot(d.remoteDir)}`;
+}
+
 function checkCanFollow(follower: Follower, upFolders: Iterable<{ remoteRoot: string }>): void {
   for (const f of upFolders) {
     if (f.remoteRoot !== follower.remoteRoot) {
