@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Dataset, InvalidArgumentError } from "../src/index.js";
+import { Dataset, DatasetClosedError, InvalidArgumentError } from "../src/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "rr-folders-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -96,5 +96,69 @@ describe("runners with folders of their own", () => {
     expect(down.runners.map((r) => r.state)).toEqual(["created", "created"]);
     await up.close();
     await down.close();
+  });
+});
+
+describe("one Dataset object used at once from several places", () => {
+  it("two run() calls at the same time submit each runner once; the second finds them submitted", async () => {
+    const dir = join(root, `p${++seq}`);
+    const side = join(dir, "side.txt");
+    const ds = new Dataset(counted, { name: "twice", skip: false, verbose: 0, dbDir: dir });
+    ds.appendRuns([
+      { n: 1, side },
+      { n: 2, side },
+    ]);
+    const [a, b] = await Promise.all([ds.run(), ds.run()]);
+    expect(a.submitted).toEqual(["runner-0", "runner-1"]);
+    expect(b.submitted).toEqual([]);
+    await Promise.all([ds.wait(wait), ds.wait(wait)]);
+    const [r1, r2] = await Promise.all([ds.fetchResults(), ds.fetchResults()]);
+    expect(r1).toEqual([2, 3]);
+    expect(r2).toEqual([2, 3]);
+    expect(executions(side)).toEqual([1, 2]);
+    await ds.close();
+  });
+
+  it("a closed Dataset refuses every call with DatasetClosedError and changes nothing", async () => {
+    const dir = join(root, `x${++seq}`);
+    const ds = new Dataset(({ n }: { n: number }) => n, {
+      name: "closed",
+      skip: false,
+      verbose: 0,
+      dbDir: dir,
+    });
+    ds.appendRun({ n: 1 });
+    await ds.close();
+    const calls: [string, () => unknown][] = [
+      ["appendRun", () => ds.appendRun({ n: 2 })],
+      ["appendRuns", () => ds.appendRuns([{ n: 3 }])],
+      ["setRunArgs", () => ds.setRunArgs("x", 1)],
+      ["updateRunArgs", () => ds.updateRunArgs({ x: 1 })],
+      ["resetRuns", () => ds.resetRuns()],
+      ["removeRun", () => ds.removeRun(0)],
+      ["wipeRuns", () => ds.wipeRuns()],
+      ["run", () => ds.run()],
+      ["retryFailed", () => ds.retryFailed()],
+      ["cancel", () => ds.cancel()],
+      ["fetchResults", () => ds.fetchResults()],
+      ["isFinished", () => ds.isFinished()],
+    ];
+    for (const [what, call] of calls) {
+      let err: unknown;
+      try {
+        await call();
+      } catch (e) {
+        err = e;
+      }
+      expect(err, what).toBeInstanceOf(DatasetClosedError);
+      expect((err as Error).message, what).toMatch(/was closed/);
+    }
+    expect(ds.runners).toHaveLength(1);
+    // Reopened, it has what it had.
+    const again = new Dataset(({ n }: { n: number }) => n, { name: "closed", verbose: 0, dbDir: dir });
+    expect(again.runners.map((r) => r.args)).toEqual([{ n: 1 }]);
+    // The old object, now replaced by a newer one, says so.
+    expect(() => ds.appendRun({ n: 4 })).toThrow(DatasetClosedError);
+    await again.close();
   });
 });

@@ -22,7 +22,12 @@ import {
   type RunnerState,
   runnerIdentity,
 } from "../runner/index.js";
-import { DatabaseError, InvalidArgumentError, type RunnerFailedError } from "../shared/errors.js";
+import {
+  DatabaseError,
+  DatasetClosedError,
+  InvalidArgumentError,
+  type RunnerFailedError,
+} from "../shared/errors.js";
 import { hashOf } from "../shared/hash.js";
 import { localPath, remoteHomePath } from "../shared/paths.js";
 import { shellQuote } from "../shared/quote.js";
@@ -329,11 +334,13 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
   // ---------------------------------------------------------------- run args
 
   setRunArgs(keys: string | string[], vals: unknown): void {
+    this.assertOpen();
     setRunArgsOn(this.runArgs, "Dataset run args", keys, vals);
     this.saveMeta();
   }
 
   updateRunArgs(update: Record<string, unknown>): void {
+    this.assertOpen();
     updateRunArgsOn(this.runArgs, "Dataset run args", update);
     this.saveMeta();
   }
@@ -349,6 +356,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
    * `skip: false` / `force: true`. Returns the new (or existing) Runner.
    */
   appendRun(args: Args, options: AppendOptions = {}): Runner<Args, Result> {
+    this.assertOpen();
     const { runner } = this.appendOne(args, options);
     if (!options?.lazy) this.flush();
     return runner;
@@ -359,6 +367,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
     list: readonly Args[],
     options: Omit<AppendOptions, "name" | "lazy"> = {},
   ): Runner<Args, Result>[] {
+    this.assertOpen();
     if (!Array.isArray(list))
       throw new InvalidArgumentError("appendRuns list", list, "an array of args objects");
     if (options === null || typeof options !== "object" || Array.isArray(options))
@@ -561,7 +570,12 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
    * Submit every runner that should run under the skip/force rules, with `temporary` run args
    * overlaid for this call only. Stages, transfers and submits with one command per phase.
    */
-  async run(temporary: RunArgs = {}): Promise<{ submitted: string[]; skipped: string[] }> {
+  run(temporary: RunArgs = {}): Promise<{ submitted: string[]; skipped: string[] }> {
+    this.assertOpen();
+    return this.exclusive(() => this.runNow(temporary));
+  }
+
+  private async runNow(temporary: RunArgs): Promise<{ submitted: string[]; skipped: string[] }> {
     if (temporary === null || typeof temporary !== "object" || Array.isArray(temporary)) {
       throw new InvalidArgumentError("run args", temporary, "an object of run args");
     }
@@ -725,7 +739,12 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
    * Stop every in-flight runner: one scheduler cancel (or one kill of the master process groups)
    * for all of them. Cancelled runners are marked failed. Returns the names cancelled.
    */
-  async cancel(): Promise<string[]> {
+  cancel(): Promise<string[]> {
+    this.assertOpen();
+    return this.exclusive(() => this.cancelNow());
+  }
+
+  private async cancelNow(): Promise<string[]> {
     await settleLaunches(this.internals);
     return cancel(this.internals);
   }
@@ -741,13 +760,23 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
   }
 
   /** For every runner: has it finished (completed, failed or fetched)? One remote command. */
-  async isFinished(): Promise<boolean[]> {
+  isFinished(): Promise<boolean[]> {
+    this.assertOpen();
+    return this.exclusive(() => this.isFinishedNow());
+  }
+
+  private async isFinishedNow(): Promise<boolean[]> {
     await this.refresh();
     return this._runners.map((r) => isFinishedState(r.state));
   }
 
   /** True when no runner is in flight (nothing submitted is still pending). */
-  async allFinished(): Promise<boolean> {
+  allFinished(): Promise<boolean> {
+    this.assertOpen();
+    return this.exclusive(() => this.allFinishedNow());
+  }
+
+  private async allFinishedNow(): Promise<boolean> {
     await this.refresh();
     return !this._runners.some((r) => isInFlightState(r.state));
   }
@@ -768,7 +797,12 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
    * Bring back results and errors of every finished runner not yet fetched: one transfer per
    * folder. Results are accepted only if they carry the token of the runner's current submission.
    */
-  async fetchResults(options: FetchOptions = {}): Promise<(Result | RunnerFailedError | undefined)[]> {
+  fetchResults(options: FetchOptions = {}): Promise<(Result | RunnerFailedError | undefined)[]> {
+    this.assertOpen();
+    return this.exclusive(() => this.fetchNow(options));
+  }
+
+  private async fetchNow(options: FetchOptions): Promise<(Result | RunnerFailedError | undefined)[]> {
     if (options === null || typeof options !== "object" || Array.isArray(options))
       throw new InvalidArgumentError("fetchResults() options", options, "an object");
     checkOptionKeys("fetchResults()", options, { own: FETCH_KEYS, runArgs: false });
@@ -826,7 +860,12 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
    * `temporary` run args. With `dryRun`, print which runners (failed as last known) would be resubmitted
    * and change nothing: no status command, no write.
    */
-  async retryFailed(options: RunArgs & DryRunOption = {}): Promise<{ submitted: string[] }> {
+  retryFailed(options: RunArgs & DryRunOption = {}): Promise<{ submitted: string[] }> {
+    this.assertOpen();
+    return this.exclusive(() => this.retryNow(options));
+  }
+
+  private async retryNow(options: RunArgs & DryRunOption): Promise<{ submitted: string[] }> {
     const dry = dryRunOf(options, "retryFailed()", this.runArgNames);
     const { dryRun: _dryRun, ...temporary } = options;
     validateRunArgs(temporary, "retryFailed() args");
@@ -852,6 +891,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
 
   /** Forget every runner's state and result (state `reset`): the next run() submits them again. */
   resetRuns(options: DryRunOption = {}): string[] {
+    this.assertOpen();
     const dry = dryRunOf(options, "resetRuns()");
     const names = this._runners
       .filter((r) => r.state !== "created" && r.state !== "reset")
@@ -874,6 +914,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
 
   /** Remove one runner (by position in `runners` or by name) from the Dataset and its database. */
   removeRun(which: number | string, options: DryRunOption = {}): string {
+    this.assertOpen();
     const dry = dryRunOf(options, "removeRun()");
     const r = typeof which === "number" ? this._runners[which] : this.byName.get(which as string);
     if (!r) {
@@ -894,6 +935,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
 
   /** Remove every runner from the Dataset and its database (files are left; see wipeLocal/wipeRemote). */
   wipeRuns(options: DryRunOption = {}): string[] {
+    this.assertOpen();
     const dry = dryRunOf(options, "wipeRuns()");
     const names = this._runners.map((r) => r.name);
     if (dry) {
@@ -1037,6 +1079,21 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
       this.store.close();
     }
     if (this.ownsConnection) await this.connection.close();
+  }
+
+  /** The calls that read or change remote state, one at a time: a second run() waits for the first. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Refuse to use a Dataset after close() or hardReset(), before anything in memory changes. */
+  private assertOpen(): void {
+    if (this.store.closed)
+      throw new DatasetClosedError(this.name, this.store.snapshotFile, this.store.closedBy);
   }
 
   private log(level: number, message: string): void {

@@ -105,6 +105,28 @@ export class DatasetLockedError extends RemoterunError {
   }
 }
 
+/**
+ * A Dataset object used after `close()` or `hardReset()`, or after a newer object took its database
+ * (`new Dataset` or `Dataset.open` of the same file): nothing was changed.
+ */
+export class DatasetClosedError extends RemoterunError {
+  readonly dataset: string;
+  readonly file: string;
+  /** "close" (close() or hardReset()) or "replaced" (a newer object holds the database). */
+  readonly by: "close" | "replaced";
+  constructor(dataset: string, file: string, by: "close" | "replaced") {
+    super(
+      "ERR_DATASET_CLOSED",
+      by === "close"
+        ? `Dataset ${dataset} was closed (close() or hardReset()): make a new Dataset object, or Dataset.open(${JSON.stringify(file)}), to go on`
+        : `Dataset ${dataset}: a newer Dataset object holds its database ${file}; use that one`,
+    );
+    this.dataset = dataset;
+    this.file = file;
+    this.by = by;
+  }
+}
+
 /** A database file exists but is not this Dataset's or cannot be read. */
 export class DatabaseError extends RemoterunError {
   readonly file: string;

@@ -629,9 +629,17 @@ export class DatasetStore<Meta, Rec extends Indexed> {
     return this.retired;
   }
 
+  /** Why this object can no longer write: closed here, or replaced by a newer one for the same file. */
+  get closedBy(): "close" | "replaced" {
+    return this.closedHere ? "close" : "replaced";
+  }
+
+  private closedHere = false;
+
   /** Release the lock; the object can no longer write. */
   close(): void {
     if (this.retired) return;
+    this.closedHere = true;
     this.retire();
     if (openStores.get(this.base) === (this as unknown)) openStores.delete(this.base);
     this.lock.release();
