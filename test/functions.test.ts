@@ -509,6 +509,57 @@ describe("the { module, export } form", () => {
     expect(message).not.toContain("as default } from");
   });
 
+  it("CommonJS packages find __dirname and __filename in the bundle", async () => {
+    project.write(
+      "node_modules/where-pkg/package.json",
+      JSON.stringify({ name: "where-pkg", version: "1.0.0", main: "index.js" }),
+    );
+    project.write(
+      "node_modules/where-pkg/index.js",
+      'module.exports = () => [typeof __dirname, require("node:path").basename(__filename).length > 0];\n',
+    );
+    project.write("lib/where.mjs", 'import where from "where-pkg";\nexport default () => where();\n');
+    const ds = make({ module: join(project.dir, "lib/where.mjs") }, { name: "mod-where", ...folders("mod") });
+    ds.appendRun({ x: 1 });
+    expect(await runAll(ds)).toEqual([["string", true]]);
+  });
+
+  it("its keys are checked, and its path may start with ~/", () => {
+    const err = caught(
+      () =>
+        new Dataset({ module: join(project.dir, "lib/work.ts"), exprot: "named" } as never, folders("mod")),
+    );
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect((err as Error).message).toContain("did you mean `export`?");
+    const home = process.env.HOME;
+    process.env.HOME = project.dir;
+    try {
+      const ds = new Dataset({ module: "~/lib/work.ts", export: "named" }, { ...folders("mod"), verbose: 0 });
+      expect(ds.runners).toEqual([]);
+    } finally {
+      process.env.HOME = home;
+    }
+  });
+
+  it("a module that imports the running driver script is refused (its top level would run on the far side)", () => {
+    const driver = project.write("lib/driver.mjs", "export const K = 2;\nconsole.log('driver top level');\n");
+    project.write(
+      "lib/uses-driver.mjs",
+      'import { K } from "./driver.mjs";\nexport default ({ x }) => x * K;\n',
+    );
+    const main = process.argv[1];
+    process.argv[1] = driver;
+    try {
+      const err = caught(
+        () => new Dataset({ module: join(project.dir, "lib/uses-driver.mjs") }, folders("mod")),
+      );
+      expect(err).toBeInstanceOf(InvalidArgumentError);
+      expect((err as Error).message).toContain(`would take in ${driver}, the script that is running`);
+    } finally {
+      process.argv[1] = main;
+    }
+  });
+
   it("an import that does not resolve is refused with what esbuild says", () => {
     project.write("lib/broken.ts", 'import { x } from "./missing-module";\nexport default () => x;\n');
     const err = caught(

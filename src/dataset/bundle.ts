@@ -2,7 +2,9 @@
  * Bundle a Dataset's function with what it imports into one ES module for Node >= 18 (esbuild), and
  * the normalised form of such a module that a Dataset's identity hashes.
  */
-import type { BuildFailure, Message } from "esbuild";
+import { realpathSync } from "node:fs";
+import { resolve } from "node:path";
+import type { BuildFailure, Message, Metafile } from "esbuild";
 import { InvalidArgumentError } from "../shared/errors.js";
 import { esbuild } from "./lazy.js";
 
@@ -19,7 +21,13 @@ export interface Entry {
  */
 const REQUIRE_BANNER =
   'import { createRequire as __remoterunCreateRequire } from "node:module";\n' +
-  "const require = __remoterunCreateRequire(import.meta.url);";
+  'import { fileURLToPath as __remoterunFileURLToPath } from "node:url";\n' +
+  'import { dirname as __remoterunDirname } from "node:path";\n' +
+  "const require = __remoterunCreateRequire(import.meta.url);\n" +
+  // CommonJS code reads __filename/__dirname too: the bundle's own (esbuild's `define` replaces
+  // only names no module declares).
+  "const __remoterun_filename = __remoterunFileURLToPath(import.meta.url);\n" +
+  "const __remoterun_dirname = __remoterunDirname(__remoterun_filename);";
 
 /**
  * One self-contained ES module whose default export is the function. A failure is refused as an
@@ -45,8 +53,15 @@ export function bundle(entry: Entry, what: string, shown: unknown): string {
       sourcemap: false,
       logLevel: "silent",
       charset: "utf8",
-      ...(entry.imports ? { banner: { js: REQUIRE_BANNER } } : {}),
+      ...(entry.imports
+        ? {
+            banner: { js: REQUIRE_BANNER },
+            define: { __filename: "__remoterun_filename", __dirname: "__remoterun_dirname" },
+          }
+        : {}),
+      metafile: true,
     });
+    refuseDriver(out.metafile, entry.folder, what, shown);
     return out.outputFiles[0].text;
   } catch (e) {
     const errors = (e as BuildFailure).errors;
@@ -59,6 +74,36 @@ export function bundle(entry: Entry, what: string, shown: unknown): string {
       "a function whose imports can be bundled",
       errors.length ? `${describeMessage(errors[0])}${more}` : "esbuild failed",
     );
+  }
+}
+
+/**
+ * A bundle that takes in the driver script itself (the function's module imports it, directly or
+ * not) would run the driver's top-level code — its `new Dataset`, its `run()` — on the far side.
+ */
+function refuseDriver(meta: Metafile | undefined, folder: string, what: string, shown: unknown): void {
+  const main = process.argv[1];
+  if (!meta || !main) return;
+  let driver: string;
+  try {
+    driver = realpathSync(main);
+  } catch {
+    return;
+  }
+  for (const input of Object.keys(meta.inputs)) {
+    let file: string;
+    try {
+      file = realpathSync(resolve(folder, input));
+    } catch {
+      continue;
+    }
+    if (file === driver)
+      throw new InvalidArgumentError(
+        what,
+        shown,
+        "a function whose imports do not include the driver script",
+        `its bundle would take in ${driver}, the script that is running, and run its top-level code (new Dataset, run()...) on the far side: move what the function needs from it into a module of its own`,
+      );
   }
 }
 

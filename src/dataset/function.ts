@@ -1,8 +1,10 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { dirname, extname, resolve } from "node:path";
+import { dirname, extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as ESTree from "estree";
 import { InvalidArgumentError } from "../shared/errors.js";
+import { localPath } from "../shared/paths.js";
+import { checkOptionKeys } from "../shared/suggest.js";
 import {
   type AnyFunction,
   analyseFunction,
@@ -187,6 +189,7 @@ function captureOf(fn: AnyFunction, src: string, names: string[]): Captured | un
 }
 
 function moduleFunction(spec: FunctionModule): ShippedFunction {
+  checkOptionKeys("function module", spec, { own: ["module", "export"], runArgs: false });
   const given = spec.module;
   let file: string;
   try {
@@ -194,9 +197,10 @@ function moduleFunction(spec: FunctionModule): ShippedFunction {
       given instanceof URL || (typeof given === "string" && given.startsWith("file:"))
         ? fileURLToPath(given)
         : typeof given === "string" && given !== ""
-          ? resolve(given)
+          ? localPath(given, "function module") // `~/…` and relative paths, as other local paths
           : "";
-  } catch {
+  } catch (e) {
+    if (e instanceof InvalidArgumentError) throw e;
     file = "";
   }
   if (!file)
@@ -215,9 +219,6 @@ function moduleFunction(spec: FunctionModule): ShippedFunction {
   const name = spec.export ?? "default";
   if (typeof name !== "string" || name === "")
     throw new InvalidArgumentError("function export", name, "the name of an export of the module");
-  for (const k of Object.keys(spec))
-    if (k !== "module" && k !== "export")
-      throw new InvalidArgumentError("function module key", k, "module or export");
   const notFunction = staticNotFunction(file, name);
   if (notFunction)
     throw new InvalidArgumentError(
