@@ -570,7 +570,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
    * Submit every runner that should run under the skip/force rules, with `temporary` run args
    * overlaid for this call only. Stages, transfers and submits with one command per phase.
    */
-  run(temporary: RunArgs = {}): Promise<{ submitted: string[]; skipped: string[] }> {
+  async run(temporary: RunArgs = {}): Promise<{ submitted: string[]; skipped: string[] }> {
     this.assertOpen();
     return this.exclusive(() => this.runNow(temporary));
   }
@@ -739,7 +739,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
    * Stop every in-flight runner: one scheduler cancel (or one kill of the master process groups)
    * for all of them. Cancelled runners are marked failed. Returns the names cancelled.
    */
-  cancel(): Promise<string[]> {
+  async cancel(): Promise<string[]> {
     this.assertOpen();
     return this.exclusive(() => this.cancelNow());
   }
@@ -760,7 +760,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
   }
 
   /** For every runner: has it finished (completed, failed or fetched)? One remote command. */
-  isFinished(): Promise<boolean[]> {
+  async isFinished(): Promise<boolean[]> {
     this.assertOpen();
     return this.exclusive(() => this.isFinishedNow());
   }
@@ -771,7 +771,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
   }
 
   /** True when no runner is in flight (nothing submitted is still pending). */
-  allFinished(): Promise<boolean> {
+  async allFinished(): Promise<boolean> {
     this.assertOpen();
     return this.exclusive(() => this.allFinishedNow());
   }
@@ -797,7 +797,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
    * Bring back results and errors of every finished runner not yet fetched: one transfer per
    * folder. Results are accepted only if they carry the token of the runner's current submission.
    */
-  fetchResults(options: FetchOptions = {}): Promise<(Result | RunnerFailedError | undefined)[]> {
+  async fetchResults(options: FetchOptions = {}): Promise<(Result | RunnerFailedError | undefined)[]> {
     this.assertOpen();
     return this.exclusive(() => this.fetchNow(options));
   }
@@ -860,7 +860,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
    * `temporary` run args. With `dryRun`, print which runners (failed as last known) would be resubmitted
    * and change nothing: no status command, no write.
    */
-  retryFailed(options: RunArgs & DryRunOption = {}): Promise<{ submitted: string[] }> {
+  async retryFailed(options: RunArgs & DryRunOption = {}): Promise<{ submitted: string[] }> {
     this.assertOpen();
     return this.exclusive(() => this.retryNow(options));
   }
