@@ -273,7 +273,7 @@ describe("appendRun(...)", () => {
     expect(ds.runners.map((r) => r.name)).toEqual(["runner-0", "runner-1"]);
     const back = new Dataset(fn, { ...scene().opts, dbDir: tmp, logger: () => {} });
     expect(back.runners.map((r) => r.args)).toEqual([{ x: 1 }, { x: 13 }]);
-    expect(caught(() => ds.appendRuns("nope" as never))).toBeInstanceOf(InvalidArgumentError);
+    expect(caught(() => back.appendRuns("nope" as never))).toBeInstanceOf(InvalidArgumentError);
   });
 });
 
