@@ -6,7 +6,16 @@
  * Runs as root (tmpfs and read-only bind mounts need it) and fails loudly when it cannot mount.
  */
 import { execFile, execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -48,12 +57,22 @@ function make(tag: string, remoteDir?: string) {
 }
 
 function mount(args: string[]): void {
-  try {
-    execFileSync("mount", args, { stdio: "pipe" });
-  } catch (e) {
-    // Never skipped quietly: without mounts the test cannot say anything.
-    throw new Error(`mount ${args.join(" ")} failed (this test needs root): ${(e as Error).message}`);
+  // A mount can fail for a moment while another process changes the mount table: tried a few times.
+  let last: unknown;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      execFileSync("mount", args, { stdio: "pipe" });
+      return;
+    } catch (e) {
+      last = e;
+      execFileSync("sleep", ["0.2"]);
+    }
   }
+  // Never skipped quietly: without mounts the test cannot say anything.
+  const stderr = String((last as { stderr?: unknown }).stderr ?? "").trim();
+  throw new Error(
+    `mount ${args.join(" ")} failed (this test needs root): ${(last as Error).message} ${stderr}`,
+  );
 }
 
 describe("the remote master dies: wait() returns, the runners fail with the cause", () => {
@@ -62,7 +81,10 @@ describe("the remote master dies: wait() returns, the runners fail with the caus
     ds.appendRuns([0, 1].map((i) => ({ i, ms: 3000 })));
     await ds.run();
     await started(ds);
-    rmSync(remote, { recursive: true, force: true });
+    // Gone at once (the runs still write into it, so a recursive delete can meet new files), then
+    // deleted under another name.
+    renameSync(remote, `${remote}-deleted`);
+    rmSync(`${remote}-deleted`, { recursive: true, force: true, maxRetries: 20, retryDelay: 20 });
     await expectAllFailed(ds, /folder removed/);
     expect(ds.liveness.map((l) => [l.state, l.folder])).toEqual([["gone", false]]);
     await ds.close();
@@ -97,7 +119,8 @@ describe("the remote master dies: wait() returns, the runners fail with the caus
 
   it("(d) the Dataset folder becomes read-only (a read-only bind mount)", async () => {
     const { ds, remote } = make("read-only");
-    ds.appendRuns([0, 1].map((i) => ({ i, ms: 1500 })));
+    // Long enough that the runs are still going when the folder turns read-only, even under load.
+    ds.appendRuns([0, 1].map((i) => ({ i, ms: 4000 })));
     await ds.run();
     await started(ds);
     mount(["--bind", remote, remote]);

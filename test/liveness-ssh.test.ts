@@ -43,7 +43,10 @@ describe("the remote master dies (over SSH): wait() returns, the runners fail wi
     ds.appendRuns([0, 1].map((i) => ({ i, ms: 3000 })));
     await ds.run();
     await started(ds);
-    await connection.exec(`rm -rf -- '${d.remoteDir}/${ds.folder}'`);
+    // Gone at once (the runs still write into it, so a recursive delete can meet new files), then
+    // deleted under another name.
+    const dir = `'${d.remoteDir}/${ds.folder}'`;
+    await connection.exec(`mv -- ${dir} ${dir}-deleted && { rm -rf -- ${dir}-deleted 2>/dev/null; true; }`);
     await expectAllFailed(ds, /folder removed/);
     await ds.close();
   });
