@@ -21,6 +21,17 @@ beforeAll(() => {
 }, 240_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
+/** The Dataset options every test here shares: its folders in the file's temp folder, quiet, fresh. */
+function folders() {
+  return {
+    dbDir: tmp,
+    localDir: join(tmp, "local"),
+    remoteDir: join(tmp, "remote"),
+    verbose: 0,
+    skip: false,
+  };
+}
+
 describe("the runtime on Node 18", () => {
   it("is really Node 18", () => {
     expect(execFileSync(node18, ["--version"], { encoding: "utf8" }).trim()).toBe(`v${NODE18_VERSION}`);
@@ -28,13 +39,7 @@ describe("the runtime on Node 18", () => {
 
   it("runs sync, async, failing and downstream runners with faithful args and results", async () => {
     const connection = connect({ kind: "local", node: node18 });
-    const dirs = {
-      dbDir: tmp,
-      localDir: join(tmp, "local"),
-      remoteDir: join(tmp, "remote"),
-      verbose: 0,
-      skip: false,
-    };
+    const dirs = folders();
     const up = new Dataset(
       async ({ n, when }: { n: number; when: Date }) => {
         if (n === 3) throw new TypeError("three is not allowed");
@@ -83,13 +88,7 @@ describe("the runtime on Node 18", () => {
     "reads args and writes results in the %s serializer the driver's Node reads",
     async (serializer) => {
       const connection = connect({ kind: "local", node: node18 });
-      const dirs = {
-        dbDir: tmp,
-        localDir: join(tmp, "local"),
-        remoteDir: join(tmp, "remote"),
-        verbose: 0,
-        skip: false,
-      };
+      const dirs = folders();
       const up = new Dataset((args: Record<string, unknown>) => ({ args, version: process.version }), {
         name: `n18${serializer}`,
         connection,

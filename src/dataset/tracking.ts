@@ -42,7 +42,7 @@ export async function refresh<Args extends object, Result>(
     return;
   }
   const wanted = new Map<string, { token: string; slot: number; pooled?: boolean; folder: number }>();
-  const folders = new Map<string, { dir: string; token: string; pid?: string }>();
+  const folders = new Map<string, { dir: string; token: string; at: number; pid?: string }>();
   const folderOf = new Map<string, string>();
   for (const r of inFlight) {
     const p = ds.placements.get(r.name);
@@ -51,11 +51,11 @@ export async function refresh<Args extends object, Result>(
     const key = `${dir}\0${r.token}`;
     const pid = /^pid:(\d+)$/.exec(r.jobId ?? "")?.[1];
     const f = folders.get(key);
-    if (!f) folders.set(key, { dir, token: r.token!, ...(pid ? { pid } : {}) });
+    // The folder's position in the status command, whose output marks each folder's lines.
+    if (!f) folders.set(key, { dir, token: r.token!, at: folders.size, ...(pid ? { pid } : {}) });
     else if (pid && !f.pid) f.pid = pid;
     folderOf.set(r.name, key);
-    // The folder's position in the status command, whose output marks each folder's lines.
-    const at = [...folders.keys()].indexOf(key);
+    const at = (folders.get(key) as { at: number }).at;
     wanted.set(r.name, { token: r.token!, slot: p.slot, folder: at, ...(p.pooled ? { pooled: true } : {}) });
   }
   const scheduler = ds.scheduler;

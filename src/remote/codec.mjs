@@ -37,6 +37,22 @@ export function decode(text) {
 }
 
 /**
+ * The tagged form of a number, bigint or undefined (what plain JSON cannot carry: NaN, ±Infinity,
+ * -0, bigints, undefined); other numbers as they are. Shared with the identity hash.
+ * @param {number | bigint | undefined} value
+ * @returns {unknown}
+ */
+export function tagScalar(value) {
+  if (typeof value === "bigint") return { $bigint: value.toString() };
+  if (value === undefined) return { $undefined: 1 };
+  if (Number.isNaN(value)) return { $num: "NaN" };
+  if (value === Number.POSITIVE_INFINITY) return { $num: "Infinity" };
+  if (value === Number.NEGATIVE_INFINITY) return { $num: "-Infinity" };
+  if (Object.is(value, -0)) return { $num: "-0" };
+  return value;
+}
+
+/**
  * Convert to a JSON-safe tagged tree.
  * @param {unknown} value
  * @param {string} path
@@ -51,15 +67,9 @@ export function toTagged(value, path, seen, depth = 1, maxDepth = MAX_DEPTH) {
     case "boolean":
       return value;
     case "number":
-      if (Number.isNaN(value)) return { $num: "NaN" };
-      if (value === Number.POSITIVE_INFINITY) return { $num: "Infinity" };
-      if (value === Number.NEGATIVE_INFINITY) return { $num: "-Infinity" };
-      if (Object.is(value, -0)) return { $num: "-0" };
-      return value;
     case "bigint":
-      return { $bigint: value.toString() };
     case "undefined":
-      return { $undefined: 1 };
+      return tagScalar(value);
     case "function":
     case "symbol":
       throw codecError(path, value, `is a ${typeof value}, which cannot be sent to another process`);

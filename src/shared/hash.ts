@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { put } from "../remote/codec.mjs";
+import { put, tagScalar } from "../remote/codec.mjs";
 
 /**
  * Canonical JSON: object keys sorted, so equal data hashes equally in every process and machine.
@@ -33,15 +33,9 @@ const TAGS = new Set([
 function canonical(value: unknown, ancestors: object[]): unknown {
   switch (typeof value) {
     case "number":
-      if (Number.isNaN(value)) return { $num: "NaN" };
-      if (value === Number.POSITIVE_INFINITY) return { $num: "Infinity" };
-      if (value === Number.NEGATIVE_INFINITY) return { $num: "-Infinity" };
-      if (Object.is(value, -0)) return { $num: "-0" };
-      return value;
     case "bigint":
-      return { $bigint: value.toString() };
     case "undefined":
-      return { $undefined: 1 };
+      return tagScalar(value);
     case "function":
     case "symbol":
       return { $unsendable: String(value) };
