@@ -42,9 +42,12 @@ export function spawnFixture(fixture: string, config: unknown): Child {
   proc.stderr!.on("data", (c: string) => {
     err += c;
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
-    proc.on("exit", (code, signal) => res({ code, signal })),
-  );
+  // "exit" can come before the last stdout chunk has been read; "close" waits for the pipes, unless a
+  // grandchild still holds them, hence the short grace after "exit".
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => {
+    proc.on("close", (code, signal) => res({ code, signal }));
+    proc.on("exit", (code, signal) => setTimeout(() => res({ code, signal }), 500).unref());
+  });
   return {
     proc,
     lines,
