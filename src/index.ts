@@ -20,10 +20,13 @@ export {
 export type {
   AppendOptions,
   DatasetOptions,
+  DryRun,
+  DryRunSubmission,
   FetchOptions,
   FunctionModule,
   MasterLiveness,
   OpenOptions,
+  RunResult,
   WaitOptions,
 } from "./dataset/index.js";
 export { Dataset } from "./dataset/index.js";

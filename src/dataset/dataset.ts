@@ -35,6 +35,7 @@ import { checkOptionKeys } from "../shared/suggest.js";
 import { DatasetStore } from "../store/index.js";
 import type { ParamFacts } from "./analyse.js";
 import { normalisedSource } from "./bundle.js";
+import { type DryRun, DryRunRecorder, dryRunSummary, type RunResult } from "./dryrun.js";
 import { fetchFinished, setAsideOldResult } from "./fetch.js";
 import { checkArgsAgainst, type Fn, type FunctionModule, fromSource, shippedFunction } from "./function.js";
 import type { Follower, SubmissionHost } from "./internals.js";
@@ -71,6 +72,7 @@ import { submit } from "./submission.js";
 import { cancel, refresh, waitUntil } from "./tracking.js";
 import { appendInput, type DryRunOption, datasetSettings, dryRunOf, runArgNamesOf } from "./validate.js";
 
+export type { DryRun, DryRunSubmission, RunResult } from "./dryrun.js";
 export type { DryRunOption } from "./validate.js";
 
 /**
@@ -569,24 +571,36 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
   /**
    * Submit every runner that should run under the skip/force rules, with `temporary` run args
    * overlaid for this call only. Stages, transfers and submits with one command per phase.
+   *
+   * With `dryRun: true`, do everything up to the submission (choose the runners, render the job
+   * scripts, master script, launch script and submit commands, list the transfer) into
+   * `<localDir>/<Dataset folder>/dry-run-<token>/`, print a summary, and return it as `dryRun`: nothing
+   * is transferred, submitted or recorded, and the far side is not contacted (the runners are chosen
+   * from their states as last recorded). Downstream Datasets are included.
    */
-  async run(temporary: RunArgs = {}): Promise<{ submitted: string[]; skipped: string[] }> {
+  async run(options: RunArgs & { dryRun: true }): Promise<RunResult & { dryRun: DryRun }>;
+  async run(options?: RunArgs & DryRunOption): Promise<RunResult>;
+  async run(options: RunArgs & DryRunOption = {}): Promise<RunResult> {
     this.assertOpen();
-    return this.exclusive(() => this.runNow(temporary));
+    return this.exclusive(() => this.runNow(options));
   }
 
-  private async runNow(temporary: RunArgs): Promise<{ submitted: string[]; skipped: string[] }> {
-    if (temporary === null || typeof temporary !== "object" || Array.isArray(temporary)) {
-      throw new InvalidArgumentError("run args", temporary, "an object of run args");
+  private async runNow(options: RunArgs & DryRunOption): Promise<RunResult> {
+    if (options === null || typeof options !== "object" || Array.isArray(options)) {
+      throw new InvalidArgumentError("run args", options, "an object of run args");
     }
+    const dry = dryRunOf(options, "run()", this.runArgNames);
+    const { dryRun: _dryRun, ...temporary } = options;
     validateRunArgs(temporary, "run() args");
-    checkOptionKeys("run()", temporary, { own: [], runArgs: this.runArgNames });
-    this.flush();
+    // A dry run writes nothing to the database: appends still pending stay pending.
+    if (!dry) this.flush();
     this.temporaryRunArgs = this.pinned(temporary);
     try {
       for (const r of this._runners) validateRunArgs(r.derivedRunArgs, `${r.name} derived run args`);
-      await settleLaunches(this.internals);
-      if (this._runners.some((r) => isInFlightState(r.state))) await this.refresh();
+      if (!dry) {
+        await settleLaunches(this.internals);
+        if (this._runners.some((r) => isInFlightState(r.state))) await this.refresh();
+      }
       const submit: Runner<Args, Result>[] = [];
       const skipped: string[] = [];
       for (const r of this._runners) {
@@ -606,6 +620,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
           `${skipped.length} runner(s) skipped (already submitted, finished or failed; use force to resubmit)`,
         );
       this.warnUnusedRunArgs(submit);
+      if (dry) return await this.dryRun(submit, skipped);
       if (submit.length === 0) {
         this.log(1, "no runners to submit");
         return { submitted: [], skipped };
@@ -615,6 +630,20 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
     } finally {
       this.temporaryRunArgs = {};
     }
+  }
+
+  /** The dry run of a submission of these runners: rendered, written under localDir, summarised. */
+  private async dryRun(
+    runners: Runner<Args, Result>[],
+    skipped: string[],
+  ): Promise<RunResult & { dryRun: DryRun }> {
+    const recorder = new DryRunRecorder();
+    if (runners.length) await this.submit(runners, undefined, recorder);
+    const dryRun: DryRun = { runners: runners.map((r) => r.name), submissions: recorder.submissions };
+    if (this.verbosity >= 1)
+      for (const line of dryRunSummary(this.name, dryRun, skipped.length, this.verbosity >= 2))
+        this.logger(line);
+    return { submitted: [], skipped, dryRun };
   }
 
   /**
@@ -671,8 +700,12 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
       : remoteHomePath(String(dir), "remoteDir");
   }
 
-  private submit(runners: Runner<Args, Result>[], upstream?: UpstreamSubmission): Promise<void> {
-    return submit(this.internals, runners, upstream);
+  private submit(
+    runners: Runner<Args, Result>[],
+    upstream?: UpstreamSubmission,
+    dry?: DryRunRecorder,
+  ): Promise<void> {
+    return submit(this.internals, runners, upstream, dry);
   }
 
   /** This Dataset as a submission of its upstream sees it. */
@@ -683,7 +716,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
       folder: this.folder,
       remoteRoot: this.remoteRoot(this.runArgs.remoteDir),
       runners: ds.runners,
-      submit: (runners, upstream) => ds.submit(runners, upstream),
+      submit: (runners, upstream, dry) => ds.submit(runners, upstream, dry),
       started: (runners, jobId) => {
         const now = Date.now();
         for (const r of runners) {

@@ -1,4 +1,5 @@
 export { Dataset } from "./dataset.js";
+export type { DryRun, DryRunSubmission, RunResult } from "./dryrun.js";
 export type { FunctionModule } from "./function.js";
 export type {
   AppendOptions,

@@ -3,6 +3,7 @@ import type { Template } from "../computer/template.js";
 import type { Connection } from "../connection/types.js";
 import type { Serializer } from "../remote/serial.mjs";
 import type { Runner } from "../runner/index.js";
+import type { DryRunRecorder } from "./dryrun.js";
 import type { UpstreamSubmission } from "./plans.js";
 import type { Placement } from "./records.js";
 import type { ScriptResult } from "./script.js";
@@ -47,7 +48,12 @@ export interface Follower {
   /** Its Dataset-level remoteDir (resolved on a local connection). */
   readonly remoteRoot: string;
   readonly runners: readonly Runner<Record<string, unknown>, unknown>[];
-  submit(runners: Runner<Record<string, unknown>, unknown>[], upstream: UpstreamSubmission): Promise<void>;
+  /** With `dry`, a dry run (see dryrun.ts): the follower records what it would submit, and changes nothing. */
+  submit(
+    runners: Runner<Record<string, unknown>, unknown>[],
+    upstream: UpstreamSubmission,
+    dry?: DryRunRecorder,
+  ): Promise<void>;
   /**
    * The upstream's master that starts these runners was launched (`jobId`: its pid) or, with
    * undefined, was not: the runners go back to `created`.

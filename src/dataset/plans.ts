@@ -63,7 +63,14 @@ export function stageJobs<Args extends object, Result>(
   f: Folder<Args, Result>,
   token: string,
   upstream: UpstreamSubmission | undefined,
-  on: { scheduler: Computer; nodeCommand: string; datasetName: string; script?: { asynchronous: boolean } },
+  on: {
+    scheduler: Computer;
+    nodeCommand: string;
+    datasetName: string;
+    script?: { asynchronous: boolean };
+    /** Receives each job's submit command (a dry run's record). */
+    commands?: string[];
+  },
 ): string {
   const { scheduler } = on;
   let offset = 0;
@@ -98,7 +105,9 @@ export function stageJobs<Args extends object, Result>(
       ...(plan.array ? { arrayCount: count } : {}),
       ...(up ? (up.array && plan.array ? { afterCorresponding: up.jobId } : { afterOk: [up.jobId] }) : {}),
     };
-    lines.push(`id=$( ${scheduler.submitSnippet(opts)} ) || exit $?`, `echo "job ${s} $id"`);
+    const snippet = scheduler.submitSnippet(opts);
+    on.commands?.push(snippet);
+    lines.push(`id=$( ${snippet} ) || exit $?`, `echo "job ${s} $id"`);
     offset += count;
   });
   return lines.join("\n");

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { parseDuration } from "../computer/duration.js";
 import { planJobs } from "../computer/index.js";
 import { isInFlightState, type Runner } from "../runner/index.js";
@@ -7,6 +8,7 @@ import {
   RemoteEnvironmentError,
   SchedulerError,
 } from "../shared/errors.js";
+import { type DryRunRecorder, dryRunDir, dryRunFiles, writeDryRun } from "./dryrun.js";
 import { setAsideOldResult } from "./fetch.js";
 import type { Follower, SubmissionHost } from "./internals.js";
 import {
@@ -19,6 +21,7 @@ import {
 } from "./launch.js";
 import { masterScript, newToken } from "./layout.js";
 import { type Folder, mirrorPlans, stageJobs, type UpstreamSubmission, upstreamInfo } from "./plans.js";
+import type { Placement } from "./records.js";
 import { renderScripts, scriptMasterScript } from "./script.js";
 import { bashMasterScript, detachMaster } from "./scripts.js";
 import { type StagedRunner, Stager } from "./stage.js";
@@ -30,11 +33,16 @@ import { type StagedRunner, Stager } from "./stage.js";
  * Runners are saved `staged` before the transfer and `transferred` before the launch; the launch
  * is exactly-once per token (see launch.ts), so a process that finds `transferred` runners asks
  * the far side what became of them instead of submitting them again.
+ *
+ * With `dry` (a dry run), everything up to the transfer is done into a dry-run folder of its own
+ * (see dryrun.ts) and recorded there: nothing is sent, launched or saved, no runner or placement
+ * changes, and old results stay where they are.
  */
 export async function submit<Args extends object, Result>(
   ds: SubmissionHost<Args, Result>,
   runners: Runner<Args, Result>[],
   upstream?: UpstreamSubmission,
+  dry?: DryRunRecorder,
 ): Promise<void> {
   // A submission's files are named by its token, in one local and one remote folder per pair of
   // localDir and remoteDir: two pairs that share a folder on either side would overwrite each
@@ -49,11 +57,12 @@ export async function submit<Args extends object, Result>(
       else groups.set(key, [r]);
     }
     if (groups.size > 1) {
-      for (const g of groups.values()) await submit(ds, g);
+      for (const g of groups.values()) await submit(ds, g, undefined, dry);
       return;
     }
   }
   const token = upstream?.token ?? newToken();
+  if (dry) return submitAs(token, ds, runners, upstream, dry);
   launchingTokens.add(token);
   try {
     await submitAs(token, ds, runners, upstream);
@@ -67,8 +76,11 @@ async function submitAs<Args extends object, Result>(
   ds: SubmissionHost<Args, Result>,
   runners: Runner<Args, Result>[],
   upstream: UpstreamSubmission | undefined,
+  dry?: DryRunRecorder,
 ): Promise<void> {
   const folder = ds.folder;
+  // A dry run leaves the Dataset's placements as they are: it records where runners would go apart.
+  const placements: Map<string, Placement> = dry ? new Map() : ds.placements;
   const scheduler = ds.scheduler;
   const superseded = new Set(runners.filter((r) => isInFlightState(r.state)).map((r) => r.name));
 
@@ -90,7 +102,8 @@ async function submitAs<Args extends object, Result>(
         localRoot,
         remoteRoot,
         runners: [],
-        stager: new Stager(localRoot, folder),
+        // A dry run stages into its own folder, laid out as the transfer would land in remoteDir.
+        stager: new Stager(dry ? dryRunFiles(dryRunDir(localRoot, folder, token)) : localRoot, folder),
         body: "",
       });
     folders.get(key)!.runners.push(r);
@@ -125,16 +138,20 @@ async function submitAs<Args extends object, Result>(
   const rendered = ds.script
     ? renderScripts(ds.script, runners as readonly { name: string; args: Record<string, unknown> }[])
     : undefined;
-  for (const r of runners) setAsideOldResult(r, ds.placements.get(r.name), folder);
+  if (!dry) for (const r of runners) setAsideOldResult(r, ds.placements.get(r.name), folder);
 
   // Without a scheduler the downstream runs are started by this submission's master script, so
   // they must be staged and sent first.
   if (!scheduler) {
     for (const { follower, runners: rs } of downstream)
-      if (rs.length) await follower.submit(rs, upstreamInfo(token, runners, folders, ds.runners, folder));
+      if (rs.length)
+        await follower.submit(rs, upstreamInfo(token, runners, folders, ds.runners, folder), dry);
   }
 
+  /** The submit commands (or the master's start) of each folder, for a dry run's record. */
+  const commands = new Map<Folder<Args, Result>, string[]>();
   for (const f of folders.values()) {
+    commands.set(f, []);
     const staged: StagedRunner[] = f.runners.map((r) => ({
       name: r.name,
       args: r.args,
@@ -157,6 +174,7 @@ async function submitAs<Args extends object, Result>(
         nodeCommand: ds.connection.nodeCommand,
         datasetName: ds.name,
         ...(rendered ? { script: { asynchronous } } : {}),
+        commands: commands.get(f),
       });
       // Each runner's group (slot), planned job and array task: what a launch's job ids map onto.
       const where = new Map<string, { slot: number; job: number; task?: number }>();
@@ -168,7 +186,7 @@ async function submitAs<Args extends object, Result>(
         });
       });
       for (const r of f.runners)
-        ds.placements.set(r.name, {
+        placements.set(r.name, {
           localRoot: f.localRoot,
           remoteRoot: f.remoteRoot,
           ...where.get(r.name)!,
@@ -197,8 +215,9 @@ async function submitAs<Args extends object, Result>(
         );
       }
       f.body = upstream ? "" : detachMaster(token);
+      if (f.body) commands.get(f)!.push(f.body.split("\n").find((l) => l.includes(masterScript(token)))!);
       f.runners.forEach((r, slot) => {
-        ds.placements.set(r.name, {
+        placements.set(r.name, {
           localRoot: f.localRoot,
           remoteRoot: f.remoteRoot,
           slot,
@@ -210,12 +229,14 @@ async function submitAs<Args extends object, Result>(
       });
     }
     f.stager.extra(ds.extraFilesSend);
+    if (dry) continue;
     for (const r of f.runners) {
       r.token = token;
       r.jobId = undefined;
       r.setState("staged");
     }
   }
+  if (dry) return dryRunRecord(token, ds, folders, commands, runners, downstream, dry);
   ds.saveRunners(runners);
 
   for (const f of folders.values()) {
@@ -286,6 +307,72 @@ async function submitAs<Args extends object, Result>(
   if (scheduler) {
     for (const { follower, runners: rs } of downstream)
       if (rs.length) await follower.submit(rs, upstreamInfo(token, runners, folders, ds.runners, folder));
+  }
+}
+
+/**
+ * A dry run's end: the launch script as it would be executed, the transfer's file list and the
+ * commands, written beside the staged copies; then the downstream Datasets with a scheduler (their
+ * jobs would depend on these jobs, whose ids stand in as `<Dataset>.job<s>`).
+ */
+async function dryRunRecord<Args extends object, Result>(
+  token: string,
+  ds: SubmissionHost<Args, Result>,
+  folders: Map<string, Folder<Args, Result>>,
+  commands: Map<Folder<Args, Result>, string[]>,
+  runners: Runner<Args, Result>[],
+  downstream: { follower: Follower; runners: Runner<Record<string, unknown>, unknown>[] }[],
+  dry: DryRunRecorder,
+): Promise<void> {
+  const { folder, scheduler } = ds;
+  for (const f of folders.values()) {
+    const dir = dryRunDir(f.localRoot, folder, token);
+    const launch =
+      f.body === ""
+        ? undefined
+        : launchScript(
+            ds.connection.nodeCommand,
+            [{ dir: `${f.remoteRoot}/${folder}`, body: f.body, token }],
+            !scheduler && !ds.script,
+          );
+    const cmds = commands.get(f) ?? [];
+    const written = writeDryRun(dir, {
+      transferHeader: `${f.localRoot} -> ${ds.connection.label}:${f.remoteRoot} (dry run: copies in ${dryRunFiles(dir)})`,
+      transfer: f.stager.files,
+      commands: cmds,
+      launchScript: launch,
+    });
+    const copy = (rel: string) => join(dryRunFiles(dir), rel);
+    const jobScripts = f.stager.files.filter((p) => /\/job-[^/]*\.sh$/.test(p)).map(copy);
+    const master = f.stager.files.find((p) => p === `${folder}/${masterScript(token)}`);
+    dry.submissions.push({
+      dataset: ds.name,
+      token,
+      dir,
+      runners: f.runners.map((r) => r.name),
+      connection: ds.connection.label,
+      scheduler: scheduler?.name,
+      transfer: {
+        localDir: f.localRoot,
+        remoteDir: f.remoteRoot,
+        copies: dryRunFiles(dir),
+        files: [...f.stager.files],
+      },
+      commands: cmds,
+      launchScript: launch === undefined ? undefined : join(dir, "launch.sh"),
+      jobScripts,
+      masterScript: master === undefined ? undefined : copy(master),
+      files: [...f.stager.files.map(copy), ...written],
+    });
+    // Stand-ins for the job ids the scheduler would give, for the downstream's dependencies.
+    f.plans?.forEach((plan, s) => {
+      plan.jobId = `${ds.name}.job${s}`;
+    });
+  }
+  if (scheduler) {
+    for (const { follower, runners: rs } of downstream)
+      if (rs.length)
+        await follower.submit(rs, upstreamInfo(token, runners, folders, ds.runners, folder), dry);
   }
 }
 

@@ -1,5 +1,6 @@
 /** `remoterun run`: submit the runners that should run under the skip/force rules. */
 import type { Command } from "commander";
+import { dryRunSummary } from "../../dataset/dryrun.js";
 import type { Ctx } from "../context.js";
 import { EXIT, type ExitCode, UsageError } from "../exit-codes.js";
 import { type Act, dbCommand } from "./types.js";
@@ -7,6 +8,7 @@ import { type Act, dbCommand } from "./types.js";
 interface RunOptions {
   force?: boolean;
   forceIgnoresSuccess?: boolean;
+  dryRun?: boolean;
 }
 
 export function registerRun(program: Command, act: Act): void {
@@ -17,6 +19,10 @@ export function registerRun(program: Command, act: Act): void {
   )
     .option("-f, --force", "resubmit runners that are submitted, running or failed")
     .option("--force-ignores-success", "with --force, also resubmit runners that succeeded")
+    .option(
+      "-n, --dry-run",
+      "render the job scripts, launch script and submit commands under localDir and print where; transfer, submit and record nothing (--verbose: list everything)",
+    )
     .action(act(run));
 }
 
@@ -25,10 +31,19 @@ async function run(ctx: Ctx, db: string | undefined, opts: RunOptions): Promise<
     throw new UsageError("--force-ignores-success only has an effect with --force");
   }
   const ds = ctx.open(db);
-  const r = await ds.run({
+  const args = {
     ...(opts.force ? { force: true } : {}),
     ...(opts.forceIgnoresSuccess ? { forceIgnoresSuccess: true } : {}),
-  });
+  };
+  if (opts.dryRun) {
+    const d = await ds.run({ ...args, dryRun: true });
+    // With --verbose the library printed the full summary already.
+    if (!ctx.globals.verbose)
+      for (const line of dryRunSummary(ds.name, d.dryRun, d.skipped.length, false)) ctx.print(line);
+    // No close(): it would save the database, which a dry run leaves as it was (the lock goes at exit).
+    return EXIT.OK;
+  }
+  const r = await ds.run(args);
   ctx.print(
     r.submitted.length
       ? `submitted ${r.submitted.length} runner(s): ${list(r.submitted)}`
