@@ -177,6 +177,23 @@ describe("run({ dryRun: true }) on localhost", () => {
     await ds.close();
   });
 
+  it("runners of another localDir: one submission each, in its own dry-run folder", async () => {
+    const { tmp, opts } = dirs("split");
+    const ds = new Dataset(double, { name: "split", skip: false, verbose: 0, ...opts });
+    ds.appendRun({ x: 1 });
+    ds.appendRun({ x: 2 }, { localDir: join(tmp, "other") });
+    const r = await ds.run({ dryRun: true });
+    expect(r.dryRun.submissions.map((s) => [s.runners, s.transfer.localDir])).toEqual([
+      [["runner-0"], opts.localDir],
+      [["runner-1"], join(tmp, "other")],
+    ]);
+    const [a, b] = r.dryRun.submissions;
+    expect(a.token).not.toBe(b.token);
+    expect(b.dir).toBe(join(tmp, "other", ds.folder, `dry-run-${b.token}`));
+    for (const s of r.dryRun.submissions) checkSubmissionFiles(s);
+    await ds.close();
+  });
+
   it("leaves appends that are still pending (lazy) unwritten", async () => {
     const { opts } = dirs("lazy");
     const ds = new Dataset(double, { name: "lazy", skip: false, verbose: 0, ...opts });

@@ -81,6 +81,8 @@ async function submitAs<Args extends object, Result>(
   const folder = ds.folder;
   // A dry run leaves the Dataset's placements as they are: it records where runners would go apart.
   const placements: Map<string, Placement> = dry ? new Map() : ds.placements;
+  // A dry run lists an upstream's submission before those of its downstream Datasets.
+  const dryAt = dry?.submissions.length ?? 0;
   const scheduler = ds.scheduler;
   const superseded = new Set(runners.filter((r) => isInFlightState(r.state)).map((r) => r.name));
 
@@ -236,7 +238,7 @@ async function submitAs<Args extends object, Result>(
       r.setState("staged");
     }
   }
-  if (dry) return dryRunRecord(token, ds, folders, commands, runners, downstream, dry);
+  if (dry) return dryRunRecord(token, ds, folders, commands, runners, downstream, dry, dryAt);
   ds.saveRunners(runners);
 
   for (const f of folders.values()) {
@@ -323,8 +325,10 @@ async function dryRunRecord<Args extends object, Result>(
   runners: Runner<Args, Result>[],
   downstream: { follower: Follower; runners: Runner<Record<string, unknown>, unknown>[] }[],
   dry: DryRunRecorder,
+  at: number,
 ): Promise<void> {
   const { folder, scheduler } = ds;
+  let next = at;
   for (const f of folders.values()) {
     const dir = dryRunDir(f.localRoot, folder, token);
     const launch =
@@ -345,7 +349,7 @@ async function dryRunRecord<Args extends object, Result>(
     const copy = (rel: string) => join(dryRunFiles(dir), rel);
     const jobScripts = f.stager.files.filter((p) => /\/job-[^/]*\.sh$/.test(p)).map(copy);
     const master = f.stager.files.find((p) => p === `${folder}/${masterScript(token)}`);
-    dry.submissions.push({
+    dry.submissions.splice(next++, 0, {
       dataset: ds.name,
       token,
       dir,
