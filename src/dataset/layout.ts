@@ -27,6 +27,8 @@ export const resultFile = (runner: string) => `${runner}.result.json`;
 export const errorFile = (runner: string) => `${runner}.error.json`;
 export const batchFile = (token: string) => `submit-${token}.json`;
 export const masterScript = (token: string) => `submit-${token}.sh`;
+/** The job script of planned job `s` of a submission through a scheduler. */
+export const jobScriptFile = (token: string, s: number) => `job-${token}-${s}.sh`;
 export const masterLog = (token: string) => `submit-${token}.log`;
 /** Exit lines of the runtime processes of a submission (`@process`, appended after each exits). */
 export const exitLog = (token: string) => `state/${token}.master.log`;

@@ -1,6 +1,6 @@
 import type { Computer, PlannedSubmission, SubmitOptions } from "../computer/index.js";
 import type { Runner } from "../runner/index.js";
-import { resultFile } from "./layout.js";
+import { jobScriptFile, resultFile } from "./layout.js";
 import { scriptJobScript } from "./script.js";
 import { jobScript, RUNNERS_FAILED_EXIT } from "./scripts.js";
 import type { Stager } from "./stage.js";
@@ -77,7 +77,7 @@ export function stageJobs<Args extends object, Result>(
   const lines: string[] = [];
   f.plans!.forEach((plan, s) => {
     const count = plan.runnerNames.length;
-    const script = `job-${token}-${s}.sh`;
+    const script = jobScriptFile(token, s);
     const groupExpr = plan.array ? `$((${offset} + ${scheduler.arrayIndexExpr}))` : String(offset);
     const groups = f.plans!.reduce((n, p) => n + p.runnerNames.length, 0);
     f.stager.put(

@@ -19,7 +19,7 @@ import {
   linesOf,
   NODE_MISSING_EXIT,
 } from "./launch.js";
-import { masterScript, newToken } from "./layout.js";
+import { jobScriptFile, masterScript, newToken } from "./layout.js";
 import { type Folder, mirrorPlans, stageJobs, type UpstreamSubmission, upstreamInfo } from "./plans.js";
 import type { Placement } from "./records.js";
 import { renderScripts, scriptMasterScript } from "./script.js";
@@ -347,7 +347,7 @@ async function dryRunRecord<Args extends object, Result>(
       launchScript: launch,
     });
     const copy = (rel: string) => join(dryRunFiles(dir), rel);
-    const jobScripts = f.stager.files.filter((p) => /\/job-[^/]*\.sh$/.test(p)).map(copy);
+    const jobScripts = (f.plans ?? []).map((_, s) => copy(`${folder}/${jobScriptFile(token, s)}`));
     const master = f.stager.files.find((p) => p === `${folder}/${masterScript(token)}`);
     dry.submissions.splice(next++, 0, {
       dataset: ds.name,
