@@ -105,6 +105,9 @@ describe("run({ dryRun: true }) on localhost", () => {
     expect(runnerStates(ds)).toEqual(after);
     expect(databaseHashes(ds.dbFile)).toEqual(db2);
     expect(ds.results).toEqual([2, 4, 6]);
+    // The dry-run folders go with the rest of the local folder.
+    expect(ds.wipeLocal()).toEqual([join(opts.localDir, ds.folder)]);
+    expect(existsSync(s.dir)).toBe(false);
     await ds.close();
   });
 
