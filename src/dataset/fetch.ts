@@ -8,14 +8,26 @@ import { forEachLimited } from "../shared/limit.js";
 import type { DatasetInternals } from "./internals.js";
 import { errorFile, resultFile } from "./layout.js";
 import type { Placement } from "./records.js";
+import {
+  missingMessage,
+  outputLocal,
+  outputRemote,
+  PullPlan,
+  type RecvItem,
+  recvItems,
+  recvListingScript,
+  splitListing,
+} from "./recv.js";
 import { errFile, fetchScriptOutputs, outFile } from "./script.js";
 import { collectedResultsScript } from "./scripts.js";
 import { markFailed, refresh } from "./tracking.js";
 
 /**
  * Bring back results and errors of every finished runner not yet fetched: one command reads the
- * collected lines of every submission concerned (a transfer only for lines that are missing).
- * Results are accepted only if they carry the token of the runner's current submission.
+ * collected lines of every submission concerned and lists the runners' output files
+ * (`extraFilesRecv`); then ONE transfer per folder brings what that command could not carry (lines
+ * missing or too big, output files). Results are accepted only if they carry the token of the
+ * runner's current submission. Output files come back for runners that failed too (to debug them).
  */
 export async function fetchFinished<Args extends object, Result>(
   ds: DatasetInternals<Args, Result>,
@@ -36,8 +48,31 @@ export async function fetchFinished<Args extends object, Result>(
     groups.get(key)!.runners.push(r);
   }
   if (groups.size === 0) return;
+  // The output files of every runner concerned are listed by the same command as the results.
+  const items = recvItems([...groups.values()], ds.placements, ds.name);
+  const listing = items.length
+    ? recvListingScript(
+        items.map((it) => ({ root: it.placement.remoteRoot, dir: it.dir, patterns: it.patterns })),
+      )
+    : "";
+  const outputs = new Outputs(items);
   if (ds.script) {
-    await fetchScriptOutputs((s) => ds.connection.exec(s), folder, [...groups.values()], ds.scriptResult);
+    const { stdout, fetched } = await fetchScriptOutputs(
+      (s) => ds.connection.exec(s + listing),
+      folder,
+      [...groups.values()],
+      ds.scriptResult,
+    );
+    outputs.listed(splitListing(stdout).files);
+    for (const { p, runners } of groups.values()) {
+      const plan = new PullPlan(p.localRoot, folder);
+      const mine = runners.filter((r) => fetched.has(r));
+      outputs.plan(plan, mine);
+      await pullOnce(ds, p, plan, async () => {
+        outputs.problems.push(...(await plan.place()));
+      });
+    }
+    outputs.report(ds);
     ds.saveRunners(todo);
     return;
   }
@@ -49,11 +84,13 @@ export async function fetchFinished<Args extends object, Result>(
       token,
     })),
   );
-  const res = await ds.connection.exec(collectedResultsScript(sources));
+  const res = await ds.connection.exec(collectedResultsScript(sources) + listing);
+  const { head, files } = splitListing(res.stdout);
+  outputs.listed(files);
   // Every line is parsed whole and checked: a line cut short (a full disk) or edited by hand is
   // never taken for a result; the runner's own file is read instead.
   const lines = new Map<string, WireRecord>();
-  for (const line of res.stdout.split("\n")) {
+  for (const line of head.split("\n")) {
     const doc = parseRecord(line);
     if (doc) lines.set(`${doc.token}\0${doc.name}`, doc);
   }
@@ -63,6 +100,7 @@ export async function fetchFinished<Args extends object, Result>(
     const copies: [string, string][] = [];
     const missing: Runner<Args, Result>[] = [];
     const large: Large<Args, Result>[] = [];
+    const fetched: Runner<Args, Result>[] = [];
     for (const r of runners) {
       const doc = lines.get(`${r.token}\0${r.name}`);
       const file = resolve(dir, fetchedFile(r)); // named before applying changes the state
@@ -70,19 +108,30 @@ export async function fetchFinished<Args extends object, Result>(
         missing.push(r);
         continue;
       }
+      fetched.push(r);
       copies.push([file, doc.text], ...outputCopies(dir, r));
     }
     // Local copies of what was fetched, beside the staged files.
     await writeFilesParallel(dir, copies);
-    // Lines can be missing or damaged (a runtime of an older version, a full disk): the runners'
-    // own files, as they were written.
-    if (missing.length) {
-      const names = missing.map(fetchedFile);
-      await ds.connection.pull(
-        p.remoteRoot,
-        p.localRoot,
-        names.map((n) => `${folder}/${n}`),
-      );
+    // What the command could not carry comes in ONE transfer: the runners' own result files where
+    // lines are missing or damaged (a runtime of an older version, a full disk), with their output
+    // files in case those are big; outputs too big for their line; every output file.
+    const plan = new PullPlan(p.localRoot, folder);
+    const names = missing.map(fetchedFile);
+    for (const r of missing)
+      for (const f of [fetchedFile(r), outFile(r.name), errFile(r.name)]) plan.add(`${folder}/${f}`);
+    for (const { r, doc } of large) {
+      if (doc.outBytes) plan.add(`${folder}/${outFile(r.name)}`);
+      if (doc.errBytes) plan.add(`${folder}/${errFile(r.name)}`);
+    }
+    const own = plan.files;
+    outputs.plan(plan, fetched);
+    // Those of runners whose lines are missing come too: placed once their own files are read.
+    outputs.plan(plan, missing);
+    await pullOnce(ds, p, plan, async () => {
+      // The Dataset's own files and the outputs of runners already known to be fetched.
+      outputs.problems.push(...(await plan.place([...own, ...fetched.flatMap((r) => outputs.remotesOf(r))])));
+      const good: Runner<Args, Result>[] = [];
       for (const [i, r] of missing.entries()) {
         const file = resolve(dir, names[i]);
         let text: string | undefined;
@@ -94,6 +143,7 @@ export async function fetchFinished<Args extends object, Result>(
         const doc = text === undefined ? undefined : (parseRecord(text) ?? null);
         const outcome = doc ? applyFetched(ds, r, doc, large) : doc === null ? "damaged" : "missing";
         if (outcome === "ok") {
+          good.push(r);
           await writeFilesParallel(dir, outputCopies(dir, r));
           continue;
         }
@@ -105,10 +155,84 @@ export async function fetchFinished<Args extends object, Result>(
             : `${what} is missing or stale`,
         );
       }
-    }
-    if (large.length) await pullLargeOutputs(ds, p, dir, large);
+      // The output files of the runners whose own files say they are this submission's.
+      outputs.problems.push(...(await plan.place(good.flatMap((r) => outputs.remotesOf(r)))));
+    });
+    if (large.length) readLargeOutputs(dir, large);
   }
+  outputs.report(ds);
   ds.saveRunners(todo);
+}
+
+/**
+ * Pull the files of `plan` (if any) in one transfer into its own folder, run `then` (which places
+ * them), and remove that folder whatever happens.
+ */
+async function pullOnce<Args extends object, Result>(
+  ds: DatasetInternals<Args, Result>,
+  p: Placement,
+  plan: PullPlan,
+  then: () => Promise<void>,
+): Promise<void> {
+  if (plan.files.length === 0) return then();
+  try {
+    await ds.connection.pull(p.remoteRoot, plan.into, plan.files);
+    await then();
+  } finally {
+    await plan.done();
+  }
+}
+
+/** The output files listed for the runners of one fetch, and what to say about them. */
+class Outputs<R extends { name: string; state: string }> {
+  private files = new Map<number, { found: string[]; missing: string[] }>();
+  private readonly byRunner: Map<R, { item: RecvItem<R>; i: number }>;
+  /** Files fetched that could not be put in place, one line each. */
+  readonly problems: string[] = [];
+  private readonly planned = new Set<R>();
+
+  constructor(items: RecvItem<R>[]) {
+    this.byRunner = new Map(items.map((item, i) => [item.runner, { item, i }]));
+  }
+
+  listed(files: Map<number, { found: string[]; missing: string[] }>): void {
+    this.files = files;
+  }
+
+  /** The remote paths (relative to remoteRoot) of a runner's output files as listed. */
+  remotesOf(r: R): string[] {
+    const at = this.byRunner.get(r);
+    if (!at) return [];
+    return (this.files.get(at.i)?.found ?? []).map((path) => outputRemote(at.item.dir, path));
+  }
+
+  /** Add the output files of these runners to `plan`, each to `<runner name>/<path>` locally. */
+  plan(plan: PullPlan, runners: readonly R[]): void {
+    for (const r of runners) {
+      const at = this.byRunner.get(r);
+      if (!at) continue;
+      this.planned.add(r);
+      for (const path of this.files.get(at.i)?.found ?? [])
+        plan.add(outputRemote(at.item.dir, path), outputLocal(r.name, path));
+    }
+  }
+
+  /**
+   * Say (verbose >= 1) which plain paths were not found, for runners that succeeded (a failed run
+   * may well not have made them), and which files could not be put in place.
+   */
+  report<Args extends object, Result>(ds: DatasetInternals<Args, Result>): void {
+    const missing: { runner: string; dir: string; paths: string[] }[] = [];
+    for (const r of this.planned) {
+      const at = this.byRunner.get(r)!;
+      const paths = this.files.get(at.i)?.missing ?? [];
+      if (paths.length && r.state === "satisfied") missing.push({ runner: r.name, dir: at.item.dir, paths });
+    }
+    const line = missingMessage(missing);
+    if (line) ds.log(1, line);
+    if (this.problems.length)
+      ds.log(1, `output file(s) fetched but not put in place: ${this.problems.slice(0, 5).join("; ")}`);
+  }
 }
 
 /** Before a resubmission, move the fetched result aside locally and forget it in memory. */
@@ -192,22 +316,8 @@ function outputCopies(
   return copies;
 }
 
-/** Outputs too big for the collected lines: one copy of their files, then read locally. */
-async function pullLargeOutputs<Args extends object, Result>(
-  ds: DatasetInternals<Args, Result>,
-  p: Placement,
-  dir: string,
-  large: Large<Args, Result>[],
-): Promise<void> {
-  const files = large.flatMap(({ r, doc }) => [
-    ...(doc.outBytes ? [outFile(r.name)] : []),
-    ...(doc.errBytes ? [errFile(r.name)] : []),
-  ]);
-  await ds.connection.pull(
-    p.remoteRoot,
-    p.localRoot,
-    files.map((f) => `${ds.folder}/${f}`),
-  );
+/** Outputs too big for the collected lines: read from their files, fetched with the rest. */
+function readLargeOutputs<Args extends object, Result>(dir: string, large: Large<Args, Result>[]): void {
   const read = (name: string) => {
     try {
       return readFileSync(resolve(dir, name), "utf8");

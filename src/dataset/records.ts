@@ -46,6 +46,10 @@ export interface Placement {
    * `slot` is the runner's position in its batch and its claim lines tell which process took it.
    */
   pooled?: boolean;
+  /** The runner's working folder relative to remoteRoot (its runDir, placeholders filled), if any. */
+  runDir?: string;
+  /** The `extraFilesRecv` patterns the submission was given (output files fetched with the result). */
+  recv?: string[];
 }
 
 export type StoredRunner = RunnerRecord & {
@@ -138,12 +142,18 @@ function checkRunner(r: Record<string, unknown>): string | undefined {
       (p.job !== undefined && !(Number.isSafeInteger(p.job) && (p.job as number) >= 0)) ||
       (p.task !== undefined && !(Number.isSafeInteger(p.task) && (p.task as number) >= 0)) ||
       (p.launch !== undefined && (typeof p.launch !== "string" || p.launch === "")) ||
-      (p.pooled !== undefined && typeof p.pooled !== "boolean")
+      (p.pooled !== undefined && typeof p.pooled !== "boolean") ||
+      (p.runDir !== undefined &&
+        (typeof p.runDir !== "string" ||
+          p.runDir === "" ||
+          p.runDir.startsWith("/") ||
+          p.runDir.split("/").includes(".."))) ||
+      (p.recv !== undefined && (!Array.isArray(p.recv) || p.recv.some((f) => typeof f !== "string")))
     )
       return field(
         "placement",
         p,
-        "{ localRoot: an absolute path, remoteRoot: a path, slot: a non-negative integer, job?, task?: non-negative integers, launch?: a path, pooled?: a boolean }",
+        "{ localRoot: an absolute path, remoteRoot: a path, slot: a non-negative integer, job?, task?: non-negative integers, launch?: a path, pooled?: a boolean, runDir?: a relative path inside remoteDir, recv?: an array of strings }",
       );
   }
   return undefined;

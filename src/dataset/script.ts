@@ -16,6 +16,7 @@ import { InvalidArgumentError, RunnerFailedError } from "../shared/errors.js";
 import { shellQuote as q } from "../shared/quote.js";
 import { exitLog } from "./layout.js";
 import type { Placement } from "./records.js";
+import { splitListing } from "./recv.js";
 import { lanesThen } from "./scripts.js";
 import { markFailed } from "./tracking.js";
 
@@ -370,12 +371,14 @@ export async function fetchScriptOutputs<Args extends object, Result>(
   folder: string,
   groups: { p: Placement; runners: Runner<Args, Result>[] }[],
   resultSpec?: ScriptResult,
-): Promise<void> {
+): Promise<{ stdout: string; fetched: Set<Runner<Args, Result>> }> {
   const items = groups.flatMap(({ p, runners }) =>
     runners.map((r) => ({ dir: `${p.remoteRoot}/${folder}`, name: r.name })),
   );
   const res = await exec(scriptFetchScript(items));
-  const fetched = parseScriptFetch(res.stdout);
+  const fetched = parseScriptFetch(splitListing(res.stdout).head);
+  /** The runners whose outputs are their current submission's (output files come back for them). */
+  const current = new Set<Runner<Args, Result>>();
   for (const { p, runners } of groups) {
     const dir = resolve(p.localRoot, folder);
     await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -386,6 +389,7 @@ export async function fetchScriptOutputs<Args extends object, Result>(
         markFailed(r, `${isResult ? "output" : "error"} of submission ${r.token} is missing or stale`);
         continue;
       }
+      current.add(r);
       await writeFile(resolve(dir, outFile(r.name)), f.out, { mode: 0o600 });
       await writeFile(resolve(dir, errFile(r.name)), f.err, { mode: 0o600 });
       if (f.result) await writeFile(resolve(dir, resultCopyFile(r.name)), f.result, { mode: 0o600 });
@@ -396,7 +400,8 @@ export async function fetchScriptOutputs<Args extends object, Result>(
         r.result = new RunnerFailedError(r.name, r.errorText);
         continue;
       }
-      const where = `${resultSpec?.file} (in ${r.derivedRunArgs.runDir ? `runDir ${r.derivedRunArgs.runDir}` : "remoteDir"})`;
+      const runDir = p.runDir ?? (r.derivedRunArgs.runDir as string | undefined);
+      const where = `${resultSpec?.file} (in ${runDir ? `runDir ${runDir}` : "remoteDir"})`;
       let value: unknown = f.out.toString("utf8").replace(/\n$/, "");
       if (resultSpec) {
         if (!f.result) {
@@ -420,4 +425,5 @@ export async function fetchScriptOutputs<Args extends object, Result>(
       r.setState("satisfied");
     }
   }
+  return { stdout: res.stdout, fetched: current };
 }

@@ -22,6 +22,7 @@ import {
 import { jobScriptFile, masterScript, newToken } from "./layout.js";
 import { type Folder, mirrorPlans, stageJobs, type UpstreamSubmission, upstreamInfo } from "./plans.js";
 import type { Placement } from "./records.js";
+import { outputPlacement, runDirOf } from "./recv.js";
 import { renderScripts, scriptMasterScript } from "./script.js";
 import { bashMasterScript, detachMaster } from "./scripts.js";
 import { type StagedRunner, Stager } from "./stage.js";
@@ -157,7 +158,7 @@ async function submitAs<Args extends object, Result>(
     const staged: StagedRunner[] = f.runners.map((r) => ({
       name: r.name,
       args: r.args,
-      runDir: r.derivedRunArgs.runDir as string | undefined,
+      runDir: runDirOf(r, ds.name),
       ...(superseded.has(r.name) ? { supersedes: true } : {}),
       // Without a scheduler the runtime enforces the time limit; with one, the scheduler does (its
       // TIMEOUT is the job's state, and its reason becomes the runner's error).
@@ -231,6 +232,8 @@ async function submitAs<Args extends object, Result>(
       });
     }
     f.stager.extra(ds.extraFilesSend);
+    // Where each runner works and which output files come back with its result.
+    for (const r of f.runners) Object.assign(placements.get(r.name)!, outputPlacement(r, ds.name));
     if (dry) continue;
     for (const r of f.runners) {
       r.token = token;

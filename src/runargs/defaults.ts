@@ -7,6 +7,8 @@ export interface NativeRunArgs {
   remoteDir: string;
   runDir?: string;
   forceIgnoresSuccess?: boolean;
+  /** Output files (paths or glob patterns relative to the runner's working folder) fetched back. */
+  extraFilesRecv?: string[];
 }
 
 /** Run args: the native ones plus any custom key (scheduler resources and the like). */
@@ -22,8 +24,16 @@ export function defaultRunArgs(): RunArgs {
   };
 }
 
-/** Keys that decide *whether* a runner runs, not *what* it runs: kept out of runner identities. */
-export const CONTEXTUAL_KEYS: ReadonlySet<string> = new Set(["skip", "force", "forceIgnoresSuccess"]);
+/**
+ * Keys that decide *whether* a runner runs, not *what* it runs (and `extraFilesRecv`, which says what
+ * comes back): kept out of runner identities.
+ */
+export const CONTEXTUAL_KEYS: ReadonlySet<string> = new Set([
+  "skip",
+  "force",
+  "forceIgnoresSuccess",
+  "extraFilesRecv",
+]);
 
 /**
  * Every run arg remoterun itself reads (besides the Computer's template placeholders): the names the
@@ -41,4 +51,5 @@ export const NATIVE_RUN_ARG_KEYS: ReadonlySet<string> = new Set([
   "runnersPerJob",
   "maxProcesses",
   "concurrency",
+  "extraFilesRecv",
 ]);

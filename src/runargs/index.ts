@@ -7,4 +7,4 @@ export {
 } from "./defaults.js";
 export { deriveRunArgs, setRunArgsOn, updateRunArgsOn } from "./levels.js";
 export { decideAppend, decideSubmit, effectiveSkip, type RunnerPhase, type SubmitDecision } from "./rules.js";
-export { validateRunArgs } from "./validate.js";
+export { expandRunDir, RUN_DIR_PLACEHOLDERS, validateRunArgs } from "./validate.js";

@@ -36,6 +36,7 @@ export function validateRunArgs(args: Record<string, unknown>, where: string): v
       'a positive number of seconds or a duration such as "90m" or "01:30:00"',
     );
   }
+  if (args.extraFilesRecv !== undefined) checkRecvPatterns(`${where}.extraFilesRecv`, args.extraFilesRecv);
   for (const [key, value] of Object.entries(args)) checkPlain(`${where}.${key}`, value, new Set());
 }
 
@@ -62,6 +63,52 @@ function validateDir(name: string, value: unknown, relative: boolean): void {
       throw new InvalidArgumentError(name, value, "a path relative to remoteDir", "`~` is not a home there");
     if (value.split("/").includes(".."))
       throw new InvalidArgumentError(name, value, "a path inside remoteDir (no '..')");
+    for (const m of value.matchAll(/\{([^{}]*)\}/g)) {
+      if (!(RUN_DIR_PLACEHOLDERS as readonly string[]).includes(m[1]))
+        throw new InvalidArgumentError(
+          name,
+          value,
+          `a path inside remoteDir whose placeholders are ${RUN_DIR_PLACEHOLDERS.map((p) => `{${p}}`).join(", ")}`,
+          `{${m[1]}} is not one of them`,
+        );
+    }
+  }
+}
+
+/** What `runDir` may hold in braces, replaced for each runner (see expandRunDir). */
+export const RUN_DIR_PLACEHOLDERS = ["name", "index", "dataset"] as const;
+
+/**
+ * A runner's `runDir` with its placeholders filled: `{name}` the runner's name, `{index}` its index,
+ * `{dataset}` the Dataset's name. Names are plain (letters, digits, '.', '_', '-'), so what comes out
+ * stays a relative path inside remoteDir.
+ */
+export function expandRunDir(
+  runDir: string | undefined,
+  values: { name: string; index: number; dataset: string },
+): string | undefined {
+  if (runDir === undefined) return undefined;
+  return runDir
+    .replace(/\{(name|index|dataset)\}/g, (_m, k: "name" | "index" | "dataset") => String(values[k]))
+    .replace(/\/+$/, "");
+}
+
+/**
+ * `extraFilesRecv`: an array of paths or glob patterns (`*`, `?`, `[...]`, `**`), each relative to the
+ * runner's working folder and inside it: not absolute, no `~`, no `.` or `..` component, one line.
+ */
+function checkRecvPatterns(name: string, value: unknown): void {
+  const rule =
+    "an array of paths or glob patterns relative to the runner's working folder (remoteDir or remoteDir/runDir): not absolute, no '~', no '.' or '..' component, no line breaks";
+  if (!Array.isArray(value)) throw new InvalidArgumentError(name, value, rule);
+  for (const p of value) {
+    if (typeof p !== "string" || p.trim() === "" || /[\0\n\r]/.test(p))
+      throw new InvalidArgumentError(name, value, rule, `${JSON.stringify(p)} is not a usable path`);
+    if (p.startsWith("/")) throw new InvalidArgumentError(name, value, rule, `${p} is absolute`);
+    if (p.startsWith("~")) throw new InvalidArgumentError(name, value, rule, `${p}: '~' is not a home there`);
+    const parts = p.replace(/\/+$/, "").split("/");
+    if (parts.some((c) => c === ".." || c === "." || c === ""))
+      throw new InvalidArgumentError(name, value, rule, `${p} leaves (or names) the working folder itself`);
   }
 }
 
