@@ -16,6 +16,7 @@ import {
   type RecvItem,
   recvItems,
   recvListingScript,
+  runDirOf,
   splitListing,
 } from "./recv.js";
 import { errFile, fetchScriptOutputs, outFile } from "./script.js";
@@ -62,6 +63,7 @@ export async function fetchFinished<Args extends object, Result>(
       folder,
       [...groups.values()],
       ds.scriptResult,
+      (r) => ds.placements.get(r.name)?.runDir ?? runDirOf(r, ds.name),
     );
     outputs.listed(splitListing(stdout).files);
     for (const { p, runners } of groups.values()) {

@@ -371,6 +371,9 @@ export async function fetchScriptOutputs<Args extends object, Result>(
   folder: string,
   groups: { p: Placement; runners: Runner<Args, Result>[] }[],
   resultSpec?: ScriptResult,
+  /** Where a runner ran, relative to remoteDir (its runDir with the placeholders filled). */
+  runDirOf: (r: Runner<Args, Result>) => string | undefined = (r) =>
+    r.derivedRunArgs.runDir as string | undefined,
 ): Promise<{ stdout: string; fetched: Set<Runner<Args, Result>> }> {
   const items = groups.flatMap(({ p, runners }) =>
     runners.map((r) => ({ dir: `${p.remoteRoot}/${folder}`, name: r.name })),
@@ -400,7 +403,7 @@ export async function fetchScriptOutputs<Args extends object, Result>(
         r.result = new RunnerFailedError(r.name, r.errorText);
         continue;
       }
-      const runDir = p.runDir ?? (r.derivedRunArgs.runDir as string | undefined);
+      const runDir = runDirOf(r);
       const where = `${resultSpec?.file} (in ${runDir ? `runDir ${runDir}` : "remoteDir"})`;
       let value: unknown = f.out.toString("utf8").replace(/\n$/, "");
       if (resultSpec) {
