@@ -24,8 +24,9 @@ export interface DatasetOwnOptions {
   /** Folder of the database file (`~/…`: under the home). Default: the working directory. */
   dbDir?: string;
   /**
-   * Files (local paths, `~/…` under the home) sent into remoteDir with every run, where the function
-   * runs (with runDir, at `../file`).
+   * Files (local paths, `~/…` under the home) sent into remoteDir with every run, where a runner
+   * without runDir runs; from a runDir they are one `../` per level of it (`../file` for `a`,
+   * `../../file` for `runs/{name}`).
    */
   extraFilesSend?: string[];
   /** Where messages go (default console.log). */
