@@ -128,20 +128,21 @@ export function splitListing(stdout: string): {
   head: string;
   files: Map<number, { found: string[]; missing: string[] }>;
 } {
-  const files = new Map<number, { found: string[]; missing: string[] }>();
+  const sets = new Map<number, { found: Set<string>; missing: Set<string> }>();
   const at = stdout.indexOf(`\n${FILES_MARKER}\n`);
-  if (at < 0) return { head: stdout, files };
+  if (at < 0) return { head: stdout, files: new Map() };
   for (const rec of stdout.slice(at + FILES_MARKER.length + 2).split("\0")) {
     const m = /^(\d+)\t([fm])\t([\s\S]*)$/.exec(rec);
     if (!m) continue;
     const path = plainPath(m[3]);
     if (path === undefined) continue;
     const i = Number(m[1]);
-    if (!files.has(i)) files.set(i, { found: [], missing: [] });
-    const entry = files.get(i)!;
-    const list = m[2] === "f" ? entry.found : entry.missing;
-    if (!list.includes(path)) list.push(path);
+    if (!sets.has(i)) sets.set(i, { found: new Set(), missing: new Set() });
+    const entry = sets.get(i)!;
+    (m[2] === "f" ? entry.found : entry.missing).add(path);
   }
+  const files = new Map<number, { found: string[]; missing: string[] }>();
+  for (const [i, { found, missing }] of sets) files.set(i, { found: [...found], missing: [...missing] });
   return { head: stdout.slice(0, at + 1), files };
 }
 
@@ -204,7 +205,11 @@ export class PullPlan {
             continue;
           }
           if (last) await rename(from, to);
-          else await copyFile(from, to);
+          else {
+            // Never written through: a link left at that place is replaced, not followed.
+            await rm(to, { force: true });
+            await copyFile(from, to);
+          }
           // Private, whatever the remote modes and the transport (tar keeps them, minus the umask).
           await chmod(to, st.mode & 0o100 ? 0o700 : 0o600);
         } catch (e) {
