@@ -263,9 +263,7 @@ describe("failures of the jump hop are ConnectionErrors, in time", () => {
     // ssh discards the hop's own stderr under ControlPersist; the connection reads it once more
     // without the master, so the error names it
     expect(err.reason).toBe("host-key");
-    expect(err.message).toMatch(
-      /ProxyJump hop .* failed: host key verification failed \(No ED25519 host key/,
-    );
+    expect(err.message).toMatch(/ProxyJump hop .* failed: host key verification failed \(.*host key/i);
     // the hidden reason, seen without a control master: the hop ignored -o UserKnownHostsFile
     const plain = await run("ssh", [
       ...["-o", "BatchMode=yes", "-o", "ControlMaster=no", "-o", "ControlPath=none"],
