@@ -11,8 +11,9 @@
  *   processes, and the `ssh -O exit` of close(). The master is the first ssh, not a launch of its own.
  */
 export { type ConnectOptions, connect, parseDestination } from "./connect.js";
+export { type Check, type CheckStatus, type DiagnoseOptions, type Diagnosis, diagnose } from "./doctor.js";
 export { LocalConnection, type LocalConnectionOptions, runBash } from "./local.js";
-export { SshConnection } from "./ssh.js";
+export { type ShellOutput, SshConnection } from "./ssh.js";
 export { type ResolvedSshOptions, resolveSshOptions, type SshConnectionOptions } from "./ssh-options.js";
 export type {
   Connection,
