@@ -64,7 +64,11 @@ function hiddenJumpFailure(o: ResolvedSshOptions, stderr: string): boolean {
   return o.proxyJump !== undefined && /closed by UNKNOWN port 65535/.test(stderr);
 }
 
-/** Login-shell output seen once per host and process: warned about once. */
+const NOISY_SHELL_FIX =
+  "To use rsync, make the remote ~/.bashrc (or the startup file of the login shell, e.g. ~/.zshenv) " +
+  "print only in interactive shells: put `[[ $- == *i* ]] || return` before its output.";
+
+/** Hosts whose transfers fell back to tar in this process: warned about once. */
 const warnedNoisy = new Set<string>();
 
 /** What the login shell printed by itself, as testConnection() and diagnose() report it. */
@@ -251,20 +255,24 @@ export class SshConnection implements Connection {
       stderr: stripStderr(shell.stderr, this.options.ignoreStderr),
     };
     if (shell.stdout !== "" && this.transport.name === "rsync") {
-      this.useTar(`the remote login shell prints on stdout when it starts (${quoteFirstLine(shell.stdout)})`);
+      this.useTar(
+        `the remote login shell prints on stdout when it starts (${quoteFirstLine(shell.stdout)})`,
+        NOISY_SHELL_FIX,
+      );
     }
   }
 
-  /** From now on move files with tar over ssh (immune to output of the login shell); warn once. */
-  private useTar(why: string): void {
+  /**
+   * From now on move files with tar over ssh (immune to output of the login shell, needs no rsync);
+   * warn once per host and process (a process 'warning' event, code REMOTERUN_RSYNC_FALLBACK).
+   */
+  private useTar(why: string, fix: string): void {
     if (this.fallbackReason !== null) return;
     this.fallbackReason = why;
     if (warnedNoisy.has(this.label)) return;
     warnedNoisy.add(this.label);
     process.emitWarning(
-      `${this.label}: ${why}, so rsync cannot work there: remoterun moves files with tar over ssh instead. ` +
-        "To use rsync, make the remote ~/.bashrc (or the startup file of the login shell, e.g. ~/.zshenv) " +
-        "print only in interactive shells: put `[[ $- == *i* ]] || return` before its output.",
+      `${this.label}: ${why}, so rsync cannot be used: remoterun moves files with tar over ssh instead. ${fix}`,
       { type: "RemoterunWarning", code: "REMOTERUN_RSYNC_FALLBACK" },
     );
   }
@@ -333,9 +341,16 @@ export class SshConnection implements Connection {
     } catch (e) {
       if (t !== rsyncTransport || !(e instanceof TransferError)) throw e;
       if (e.kind === "noisy-shell") {
-        this.useTar(`the remote login shell prints on stdout when it starts (rsync: ${e.causeLine})`);
+        this.useTar(
+          `the remote login shell prints on stdout when it starts (rsync: ${e.causeLine})`,
+          NOISY_SHELL_FIX,
+        );
       } else if (e.kind === "missing-program" && /\brsync\b/.test(e.causeLine ?? "")) {
-        this.useTar(`rsync is missing on the far side (${e.causeLine})`);
+        const here = e.cause !== undefined; // rsync itself could not start: it is missing here
+        this.useTar(
+          `rsync is missing ${here ? "on this machine" : "on the far side"} (${e.causeLine})`,
+          `To use rsync, install it ${here ? "here" : "there"}, or set transport: "scp" to say tar is meant.`,
+        );
       } else {
         throw e;
       }
