@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Dataset, type Diagnosis, diagnose } from "../src/index.js";
+import { connect, Dataset, type Diagnosis, diagnose } from "../src/index.js";
 import type { SshdServer } from "./harness/sshd.js";
 import { ensureDist, ROOT } from "./helpers/dist.js";
 import { sshTestbed } from "./helpers/ssh.js";
@@ -185,6 +185,9 @@ describe("remoterun doctor", () => {
     const r = await cli(["doctor", "somehost", "--port", "http"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--port");
+    const none = await cli(["doctor"], mkdtempSync(join(work, "empty-")));
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/no \*\.remoterun\.json database .* or the host to diagnose/);
   });
 });
 
@@ -194,6 +197,18 @@ describe("diagnose()", () => {
     expect(d.ok).toBe(true);
     expect(d.checks.some((c) => c.name === "transfer")).toBe(false);
     await expect(diagnose({} as never)).rejects.toThrow(/invalid connection/);
+    // the local connection: no shell, rsync or clock checks
+    const local = await diagnose(connect(), { remoteDir: work, transfer: true });
+    expect(local.kind).toBe("local");
+    expect(local.checks.map((c) => c.name)).toEqual([
+      "connection",
+      "remote-dir",
+      "disk",
+      "transfer",
+      "node",
+      "schedulers",
+    ]);
+    expect(local.checks.find((c) => c.name === "transfer")?.summary).toMatch(/with cp$/);
     await expect(diagnose(bed.ssh(), { remoteDir: "" })).rejects.toThrow(/invalid options.remoteDir/);
   });
 });

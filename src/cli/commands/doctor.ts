@@ -72,6 +72,9 @@ async function doctor(ctx: Ctx, target: string | undefined, opts: DoctorOptions)
       if (e instanceof DatasetLockedError) {
         throw new UsageError(`${e.message}; or give the host to diagnose (remoterun doctor user@host)`);
       }
+      if (e instanceof UsageError && (target === undefined || target === "")) {
+        throw new UsageError(`${e.message}, or the host to diagnose (remoterun doctor user@host)`);
+      }
       throw e;
     }
     const { ds } = opened;
