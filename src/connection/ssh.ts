@@ -15,7 +15,13 @@
  * stats.launches counts every process this object spawns: one per exec attempt (retries included),
  * the transport's processes (rsync: 1 per attempt; scp/tar: 2 per attempt, the local tar and ssh),
  * and the `ssh -O exit` of close() when a master socket exists. The control master is not a launch
- * of its own: it is the first ssh process, which forks itself into the background.
+ * of its own: it is the first ssh process, which forks itself into the background. Failures may add
+ * one: a failed ProxyJump hop is read once more without the master (ssh hides its words), and a
+ * transfer that rsync could not make (a login shell that prints on stdout, rsync missing) is made
+ * again with tar, which the connection then keeps using.
+ *
+ * Every command reports what the login shell printed by itself before it (script.ts): output on
+ * stdout there is what breaks rsync, so the first command that sees it switches transfers to tar.
  */
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
