@@ -8,7 +8,16 @@
  * so that no other test file meets its ~/.bashrc), so that folder permissions bite.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,12 +29,14 @@ import { sshTestbed } from "./helpers/ssh.js";
 
 const bed = sshTestbed("rr-cause");
 const noisyBed = sshTestbed("rr-cause-noisy", { sshd: { user: "rmnoisy" } });
+const bareBed = sshTestbed("rr-cause-bare", { sshd: { user: "rmnorsync" } });
 const transports = ["rsync", "scp"] as const;
 
 let work: string;
 let src: string;
 let forbidden: string;
 let noisyHome: string;
+let bareHome: string;
 const BANNER = "Disk quota: 10 GB of 20 GB used on /home (motd: maintenance on Friday)";
 
 beforeAll(() => {
@@ -50,10 +61,23 @@ beforeAll(() => {
     ),
   );
   execFileSync("chown", ["rmnoisy:", join(noisyHome, ".bashrc")]);
+
+  // A host without rsync: the login shell's PATH holds only what a tar transfer needs.
+  bareHome = execFileSync("getent", ["passwd", "rmnorsync"], { encoding: "utf8" }).split(":")[5]!;
+  const bin = join(bareHome, "rr-bin");
+  rmSync(bin, { recursive: true, force: true });
+  mkdirSync(bin);
+  for (const p of ["bash", "mkdir", "tar", "rm", "cat", "chmod"]) symlinkSync(`/usr/bin/${p}`, join(bin, p));
+  writeFileSync(join(bareHome, ".bashrc"), `export PATH=${bin}\ncase $- in *i*) ;; *) return;; esac\n`);
+  execFileSync("chown", ["-R", "rmnorsync:", bin, join(bareHome, ".bashrc")]);
 });
 
 afterAll(() => {
   if (noisyHome) rmSync(join(noisyHome, ".bashrc"), { force: true });
+  if (bareHome) {
+    rmSync(join(bareHome, ".bashrc"), { force: true });
+    rmSync(join(bareHome, "rr-bin"), { recursive: true, force: true });
+  }
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -228,6 +252,39 @@ describe("a login shell whose ~/.bashrc prints on stdout and stderr", () => {
     await ds.wait({ interval: 0.1, timeout: 60 });
     expect(await ds.fetchResults()).toEqual([7, 14]);
     await ds.close();
+  });
+});
+
+describe("a host without rsync", () => {
+  it("rsync's 'command not found' is named, and the files move with tar", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      const c = bareBed.ssh({ transport: "rsync", maxRetries: 0 }) as SshConnection;
+      const remote = `rr-cause-bare-${process.pid}-1`;
+      await c.push(src, remote, ["a.txt"]);
+      expect(c.activeTransport).toBe("scp");
+      const back = join(work, "bare-back");
+      await c.pull(remote, back, ["a.txt"]);
+      expect(readFileSync(join(back, "a.txt"), "utf8")).toBe("alpha\n");
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      const mine = warnings.filter((w) => w.message.includes(c.label));
+      expect(mine).toHaveLength(1);
+      expect(mine[0]!.message).toContain(
+        "rsync is missing on the far side (bash: line 1: rsync: command not found)",
+      );
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
+  it("with a transfer error that is not about rsync, no fallback: the cause is named", async () => {
+    const c = bareBed.ssh({ transport: "rsync", maxRetries: 0 }) as SshConnection;
+    const e = await thrown(c.push(src, join(forbidden, "bare"), ["a.txt"]));
+    // rsync is missing and the folder is forbidden: mkdir fails first, and says so
+    expect(e).toBeInstanceOf(TransferError);
+    expect(e.message).toContain("Permission denied");
   });
 });
 
