@@ -7,11 +7,16 @@ export {
   type Submitter,
 } from "./computer/index.js";
 export {
+  type Check,
+  type CheckStatus,
   type Connection,
   type ConnectionReport,
   type ConnectionSpec,
   type ConnectOptions,
   connect,
+  type DiagnoseOptions,
+  type Diagnosis,
+  diagnose,
   type ExecResult,
   LocalConnection,
   SshConnection,

@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Dataset } from "../src/index.js";
 import { sshTestbed } from "./helpers/ssh.js";
 
-// BASH_ENV is read by the non-interactive bash that sshd starts for a command, as ~/.bashrc is on
-// many clusters.
+// BASH_ENV is read by every non-interactive bash but the one sshd starts (that one reads ~/.bashrc):
+// here it makes the shells of remoterun's own scripts talk. A ~/.bashrc that talks, which breaks
+// rsync, is in test/cause-errors.test.ts (a test user of its own).
 const sshd = sshTestbed("rr-noisy", { sshd: { extraConfig: ["AcceptEnv BASH_ENV"] } });
 let folder: string;
 let rc: string;

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerCancel } from "./commands/cancel.js";
+import { registerDoctor } from "./commands/doctor.js";
 import { registerFetch } from "./commands/fetch.js";
 import { registerResults } from "./commands/results.js";
 import { registerRetry } from "./commands/retry.js";
@@ -57,6 +58,7 @@ export function buildProgram(io: Io, outcome: { code: number; ctx?: Ctx }): Comm
   registerRetry(program, act);
   registerCancel(program, act);
   registerWipe(program, act);
+  registerDoctor(program, act);
   return program;
 }
 

@@ -107,7 +107,19 @@ async function copyAll(
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (skipMissing && err.code === "ENOENT") return;
-      throw new TransferError(direction, `${f}: ${err.message}`);
+      const kind =
+        err.code === "ENOSPC" || err.code === "EDQUOT"
+          ? "no-space"
+          : err.code === "EACCES" || err.code === "EPERM"
+            ? "permission"
+            : err.code === "EROFS"
+              ? "read-only"
+              : "unknown";
+      throw new TransferError(direction, `${f}: ${err.message}`, "", {
+        cause: err,
+        causeLine: err.message,
+        kind,
+      });
     }
   });
 }

@@ -18,6 +18,16 @@ describe("testConnection report", () => {
     expect(parseReport(r.stdout, { host: "h", startedAt: 0, endedAt: 0, latencyMs: 0 }).node).toBeNull();
   });
 
+  it("a banner line is never taken for node, even one that looks tagged", () => {
+    const timing = { host: "h", startedAt: 0, endedAt: 0, latencyMs: 0 };
+    expect(parseReport("@@rr:node=Welcome to the cluster!\n", timing).node).toBeNull();
+    expect(parseReport("@@rr:node=quota\t10 GB\n", timing).node).toBeNull();
+    expect(parseReport("@@rr:node=/usr/bin/node\tv18.20.4\n", timing).node).toEqual({
+      path: "/usr/bin/node",
+      version: "v18.20.4",
+    });
+  });
+
   it("parses GNU and BSD date output", () => {
     expect(parseRemoteNow("1700000000123456789")).toBe(1700000000123);
     expect(parseRemoteNow("1700000000N")).toBe(1700000000000);

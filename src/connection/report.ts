@@ -35,10 +35,9 @@ export function parseReport(
   }
   const nodeLine = tagged.get("node")?.[0];
   let node: ConnectionReport["node"] = null;
-  if (nodeLine) {
-    const tab = nodeLine.lastIndexOf("\t");
-    node = { path: nodeLine.slice(0, tab), version: nodeLine.slice(tab + 1) };
-  }
+  // Only a well-formed answer counts: an absolute path, a tab, a version (never a banner line).
+  const m = nodeLine === undefined ? null : /^(\/[^\t]*)\t(v\d+\.\d+\.\d+\S*)$/.exec(nodeLine);
+  if (m) node = { path: m[1]!, version: m[2]! };
   const has = new Set(tagged.get("has") ?? []);
   const remoteNow = parseRemoteNow(tagged.get("now")?.[0] ?? "");
   // The remote clock was read somewhere inside the round trip: compare it with the midpoint.
@@ -50,5 +49,6 @@ export function parseReport(
     node,
     schedulers: { sbatch: has.has("sbatch"), qsub: has.has("qsub"), bsub: has.has("bsub") },
     clockOffsetMs: remoteNow === null ? Number.NaN : remoteNow - mid,
+    shellOutput: null,
   };
 }

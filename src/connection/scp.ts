@@ -38,16 +38,17 @@ export const scpTransport: Transport = {
       });
       const q = shellQuote(root);
       // umask 077: folders made on the way (the root too, when it is new) are private, as they are
-      // locally (files keep their own, private, modes).
-      const prelude = `umask 077 && mkdir -p -- ${q} && cd -- ${q} && exec tar -xf -\n`;
+      // locally (files keep their own, private, modes). When a step fails the shell must exit on
+      // that same line: it would otherwise go on reading the archive that follows as commands.
+      const prelude = `umask 077 && mkdir -p -- ${q} && cd -- ${q} && exec tar -xf - || exit; exit 1\n`;
       const ssh = ctx.run("ssh", [...ctx.sshArgs, "--", ctx.host, "bash -s"], {
         input: prelude,
         inputStream: tarOut,
         timeoutMs: ctx.timeoutMs,
       });
       const [t, s] = await Promise.all([tar, ssh]);
-      if (s.exitCode !== 0) throw transferFailure("push", "ssh tar", ctx.label, s);
-      if (t.exitCode !== 0) throw transferFailure("push", "tar", ctx.label, t);
+      if (s.exitCode !== 0) throw transferFailure("push", "ssh tar", ctx.label, s, [t]);
+      if (t.exitCode !== 0) throw transferFailure("push", "tar", ctx.label, t, [s]);
     });
   },
 
@@ -78,8 +79,8 @@ export const scpTransport: Transport = {
       timeoutMs: ctx.timeoutMs,
     });
     const [s, t]: ProcessResult[] = await Promise.all([ssh, tar]);
-    if (s.exitCode !== 0) throw transferFailure("pull", "ssh tar", ctx.label, s);
-    if (t.exitCode !== 0) throw transferFailure("pull", "tar", ctx.label, t);
+    if (s.exitCode !== 0) throw transferFailure("pull", "ssh tar", ctx.label, s, [t]);
+    if (t.exitCode !== 0) throw transferFailure("pull", "tar", ctx.label, t, [s]);
     await privateFolders();
   },
 };

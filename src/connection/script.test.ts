@@ -16,13 +16,19 @@ describe("script envelope", () => {
     const r = await run("echo out; echo err >&2; exit 255");
     expect(r.exitCode).toBe(255);
     expect(r.stdout).toBe("out\n");
-    expect(r.env).toEqual({ started: true, status: 255, stderr: "err\n", stdout: "out\n" });
+    expect(r.env).toEqual({
+      started: true,
+      status: 255,
+      stderr: "err\n",
+      stdout: "out\n",
+      shell: { stdout: "", stderr: "" },
+    });
   });
 
   it("survives exec, EXIT traps and stderr without a final newline", async () => {
     expect((await run("trap 'echo bye' EXIT; exec false")).env).toMatchObject({ status: 1, started: true });
     const r = await run("printf partial >&2");
-    expect(r.env).toEqual({ started: true, status: 0, stderr: "partial", stdout: "" });
+    expect(r.env).toMatchObject({ started: true, status: 0, stderr: "partial", stdout: "" });
   });
 
   it("passes the script byte for byte (no expansion, no early end, no trailing newline needed)", async () => {
@@ -48,6 +54,7 @@ describe("script envelope", () => {
       status: null,
       stderr: "ssh: connect to host x port 1: Connection refused\n",
       stdout: "",
+      shell: null,
     });
   });
 
@@ -57,8 +64,19 @@ describe("script envelope", () => {
     writeFileSync(rc, "echo 'Welcome!'; printf 'no newline at end'\n");
     // BASH_ENV is read by every non-interactive bash, as a noisy rc file is on a cluster.
     const r = await runBash(`BASH_ENV=${rc}; export BASH_ENV\n${wrapScript("echo one; printf two")}`);
-    expect(r.stdout).toMatch(/^Welcome!\nno newline at end/);
+    expect(r.stdout).toMatch(/Welcome!\nno newline at end/);
     expect(readEnvelope(r.stderr, r.stdout).stdout).toBe("one\ntwo");
     rmSync(noisy, { recursive: true, force: true });
+  });
+
+  it("tells what the login shell printed by itself (before the envelope) from the inner shell's noise", async () => {
+    // The outer shell here stands for the login shell: what it prints before the envelope is its own.
+    const r = await runBash(
+      `echo 'Disk quota: 10 GB of 20 GB'; printf 'no newline'; echo 'module: gcc' >&2\n${wrapScript("echo one")}`,
+    );
+    const env = readEnvelope(r.stderr, r.stdout);
+    expect(env.shell).toEqual({ stdout: "Disk quota: 10 GB of 20 GB\nno newline", stderr: "module: gcc\n" });
+    expect(env.stdout).toBe("one\n");
+    expect(env.stderr).toBe("");
   });
 });

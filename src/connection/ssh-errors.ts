@@ -3,6 +3,7 @@
  * noise to drop from what the caller sees.
  */
 import type { ConnectionError } from "../shared/errors.js";
+import { findCause } from "./causes.js";
 
 export type FailureReason = ConnectionError["reason"];
 
@@ -56,9 +57,9 @@ export function stripStderr(stderr: string, patterns: readonly RegExp[]): string
   return kept.join("\n");
 }
 
-/** A short message for a ConnectionError. */
+/** A short message for a ConnectionError: the reason, and the line of stderr that explains it. */
 export function reasonMessage(reason: FailureReason, stderr: string): string {
-  const detail = stderr.trim().split("\n").filter(Boolean).pop() ?? "";
+  const detail = findCause(stderr)?.line ?? stderr.trim().split("\n").filter(Boolean).pop() ?? "";
   const head: Record<FailureReason, string> = {
     refused: "connection refused",
     timeout: "connection timed out",

@@ -19,8 +19,9 @@ export interface SshConnectionOptions {
    * `-J` value: `[user@]jump[:port][,more]`. OpenSSH gives the jump hop none of the command-line
    * `-i`/`-o` options (key, known hosts, strict checking...): it reads them from the ssh config
    * files, so put the jump host's settings in a `configFile` (OpenSSH does pass `-F` on to it).
-   * A failing hop surfaces as a ConnectionError with reason 'dropped': with a persistent control
-   * master, ssh discards the hop's own error output (its message then says so).
+   * With a persistent control master ssh discards the hop's own error output; when a hop fails, the
+   * connection connects once more without the master to read it, and the ConnectionError names
+   * the hop and its cause (an unknown host key, a refused port...).
    */
   proxyJump?: string;
   /**

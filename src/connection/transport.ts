@@ -2,7 +2,8 @@
 import { existsSync } from "node:fs";
 import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { ConnectionError, TransferError } from "../shared/errors.js";
+import { ConnectionError, TransferError, type TransferFailureKind } from "../shared/errors.js";
+import { findCause, isConnectionCause } from "./causes.js";
 import { nulList } from "./paths.js";
 import { describeFailure, type ProcessResult, type RunOptions } from "./process.js";
 import { classifySshStderr, reasonMessage } from "./ssh-errors.js";
@@ -28,19 +29,41 @@ export interface Transport {
 }
 
 /**
- * Turn a failed transfer process into the right error: a ConnectionError when ssh says the
- * connection is the problem (so that callers can retry), a TransferError otherwise.
+ * Turn a failed transfer into the right error: a ConnectionError when ssh says the connection is the
+ * problem (so that callers can retry), a TransferError otherwise. The message names the line that
+ * explains the failure (findCause: ranked known lines of ssh, rsync, tar, mkdir, bash), read from
+ * the stderr of every process of the transfer (`r` failed; `others` ran beside it); the whole of it
+ * is kept on the error.
  */
 export function transferFailure(
   direction: "push" | "pull",
   program: string,
   label: string,
   r: ProcessResult,
+  others: readonly ProcessResult[] = [],
 ): ConnectionError | TransferError {
-  if (r.timedOut) return new TransferError(direction, `${program} timed out`, r.stderr);
-  const reason = r.spawnError ? null : classifySshStderr(r.stderr);
-  if (reason) return new ConnectionError(label, reason, reasonMessage(reason, r.stderr), r.stderr);
-  return new TransferError(direction, describeFailure(program, r), r.stderr);
+  const stderr = [r.stderr, ...others.map((o) => o.stderr)].filter((s) => s !== "").join("\n");
+  if (r.spawnError) {
+    return new TransferError(direction, describeFailure(program, r), stderr, {
+      cause: r.spawnError,
+      kind: "missing-program",
+      causeLine: r.spawnError.message,
+      advice: `install ${program} on this machine`,
+    });
+  }
+  if (r.timedOut) return new TransferError(direction, `${program} timed out`, stderr);
+  const cause = findCause(stderr);
+  const reason = classifySshStderr(stderr);
+  const details = { causeLine: cause?.line, advice: cause?.advice };
+  if (reason && (!cause || isConnectionCause(cause.kind))) {
+    return new ConnectionError(label, reason, reasonMessage(reason, stderr), stderr, details);
+  }
+  if (!cause) return new TransferError(direction, describeFailure(program, r), stderr);
+  const how = r.signal ? `signal ${r.signal}` : `exit code ${r.exitCode}`;
+  return new TransferError(direction, `${cause.summary}: ${cause.line} (${program} ${how})`, stderr, {
+    ...details,
+    kind: isConnectionCause(cause.kind) ? "unknown" : (cause.kind as TransferFailureKind),
+  });
 }
 
 /** `host:path` for rsync/scp, bracketing IPv6 literals. */

@@ -28,6 +28,12 @@ export interface ConnectionReport {
   schedulers: { sbatch: boolean; qsub: boolean; bsub: boolean };
   /** remote clock minus local clock, ms (approximate, corrected for half the round trip). */
   clockOffsetMs: number;
+  /**
+   * What the remote login shell printed by itself when it started (its startup files: a motd, a
+   * quota line, module messages), or null when it printed nothing. Output on stdout breaks rsync:
+   * files of that connection then move with tar. Never part of `node`.
+   */
+  shellOutput: { stdout: string; stderr: string } | null;
 }
 
 /** Counters that let tests and benchmarks prove that work per phase does not grow with runners. */

@@ -165,23 +165,72 @@ export class CommandError extends RemoterunError {
 export class ConnectionError extends RemoterunError {
   readonly host: string;
   readonly reason: "refused" | "timeout" | "auth" | "host-key" | "unreachable" | "dropped" | "unknown";
+  /** The whole stderr of the process that failed (ssh, rsync, tar). */
   readonly stderr: string;
-  constructor(host: string, reason: ConnectionError["reason"], message: string, stderr = "") {
-    super(`ERR_CONNECTION_${reason.toUpperCase().replace("-", "_")}`, `${host}: ${message}`);
+  /** The line of that output that explains the failure (also in `message`), when one is known. */
+  readonly causeLine: string | undefined;
+  /** What to do about it, when known. */
+  readonly advice: string | undefined;
+  constructor(
+    host: string,
+    reason: ConnectionError["reason"],
+    message: string,
+    stderr = "",
+    options: { cause?: unknown; causeLine?: string; advice?: string } = {},
+  ) {
+    super(
+      `ERR_CONNECTION_${reason.toUpperCase().replace("-", "_")}`,
+      `${host}: ${message}`,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.host = host;
     this.reason = reason;
     this.stderr = stderr;
+    this.causeLine = options.causeLine;
+    this.advice = options.advice;
   }
 }
+
+/**
+ * What explains a failed transfer, read from the output of its processes: a full disk, a folder
+ * that may not be written, a shell that prints on stdout, a missing program...
+ */
+export type TransferFailureKind =
+  | "no-space"
+  | "read-only"
+  | "permission"
+  | "missing-program"
+  | "noisy-shell"
+  | "not-found"
+  | "unknown";
 
 /** A file transfer (rsync/scp/cp) failed. */
 export class TransferError extends RemoterunError {
   readonly direction: "push" | "pull";
+  /** The whole stderr of the transfer's processes. */
   readonly stderr: string;
-  constructor(direction: "push" | "pull", message: string, stderr = "") {
-    super("ERR_TRANSFER", `${direction} failed: ${message}`);
+  /** What the output says went wrong ("unknown" when no known line explains it). */
+  readonly kind: TransferFailureKind;
+  /** The line of output that explains the failure (also in `message`), when one is known. */
+  readonly causeLine: string | undefined;
+  /** What to do about it, when known. */
+  readonly advice: string | undefined;
+  constructor(
+    direction: "push" | "pull",
+    message: string,
+    stderr = "",
+    options: { cause?: unknown; causeLine?: string; advice?: string; kind?: TransferFailureKind } = {},
+  ) {
+    super(
+      "ERR_TRANSFER",
+      `${direction} failed: ${message}`,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.direction = direction;
     this.stderr = stderr;
+    this.kind = options.kind ?? "unknown";
+    this.causeLine = options.causeLine;
+    this.advice = options.advice;
   }
 }
 

@@ -90,13 +90,22 @@ export interface StartSshdOptions {
    * Combine with `checkNode: false` when the address is unreachable from the test process.
    */
   netns?: string;
+  /**
+   * Log in as this dedicated test user instead of `rmtest` (root only; created on demand the same
+   * way). For tests that change the user's own files (a talking ~/.bashrc, say) without touching
+   * the user that other test files share.
+   */
+  user?: string;
 }
 
 export async function startSshd(options: StartSshdOptions = {}): Promise<SshdServer> {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: install openssh-server`);
   const addr = options.listenAddress ?? ADDR;
   const isRoot = process.getuid?.() === 0;
-  const user = isRoot ? TEST_USER : userInfo().username;
+  if (options.user !== undefined && !isRoot) {
+    throw new Error(`startSshd({ user: ${options.user} }) needs root (it creates that user)`);
+  }
+  const user = isRoot ? (options.user ?? TEST_USER) : userInfo().username;
   if (isRoot) {
     await ensureTestUser(user);
     await run("mkdir", ["-p", "/run/sshd"]);
@@ -390,13 +399,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * this process (one promise) and across processes (a mkdir lock), since concurrent useradd calls
  * race on /etc/passwd and on the home folder.
  */
-let userReady: Promise<void> | undefined;
+const usersReady = new Map<string, Promise<void>>();
 function ensureTestUser(user: string): Promise<void> {
-  userReady ??= withLock(join(tmpdir(), "rr-test-user.lock"), () => setupUser(user)).catch((e) => {
-    userReady = undefined;
-    throw e;
-  });
-  return userReady;
+  let ready = usersReady.get(user);
+  if (!ready) {
+    ready = withLock(join(tmpdir(), "rr-test-user.lock"), () => setupUser(user)).catch((e) => {
+      usersReady.delete(user);
+      throw e;
+    });
+    usersReady.set(user, ready);
+  }
+  return ready;
 }
 
 async function withLock<T>(lock: string, work: () => Promise<T>): Promise<T> {
