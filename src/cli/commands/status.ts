@@ -109,7 +109,7 @@ async function watch(
       let done: boolean;
       if (next instanceof DatasetLockedError) {
         // A script holds the Dataset: follow what it records, without the lock.
-        if (next.holder !== heldBy && !live && !opts.json)
+        if (next.holder !== heldBy && !live)
           ctx.warn(`read-only: held by ${next.holder}; showing the states it last recorded`);
         heldBy = next.holder;
         const view = Dataset.inspect(file);
@@ -182,8 +182,7 @@ function errorWidth(ctx: Ctx): number {
 
 /**
  * Another process (typically the user's script, waiting) holds the Dataset: show the states it
- * records in the database, without locking or touching it; with --watch, re-read until nothing is
- * in flight.
+ * records in the database, without locking or touching it (`--watch` follows them, see watch()).
  */
 async function readOnlyStatus(
   ctx: Ctx,
@@ -193,18 +192,9 @@ async function readOnlyStatus(
 ): Promise<ExitCode> {
   const file = resolveDbFile(db, ctx.io.cwd());
   ctx.warn(`read-only: held by ${locked.holder}; showing the states it last recorded`);
-  const read = (): StatusSummary => {
-    const view = Dataset.inspect(file);
-    return summarize(view.name, file, view.runners);
-  };
-  for (;;) {
-    const s = read();
-    const done = !opts.watch || s.inFlight === 0;
-    if (opts.json) ctx.print(JSON.stringify(s, null, opts.watch ? undefined : 2));
-    else if (done)
-      for (const line of renderStatus(s, ctx.out, { errorWidth: errorWidth(ctx) })) ctx.print(line);
-    else ctx.print(renderStatusLine(s, new Date()));
-    if (done) return EXIT.OK;
-    await sleep(opts.interval);
-  }
+  const view = Dataset.inspect(file);
+  const s = summarize(view.name, file, view.runners);
+  if (opts.json) ctx.print(JSON.stringify(s, null, 2));
+  else for (const line of renderStatus(s, ctx.out, { errorWidth: errorWidth(ctx) })) ctx.print(line);
+  return EXIT.OK;
 }
