@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Dataset } from "../src/index.js";
+import { Dataset, InvalidArgumentError } from "../src/index.js";
 import { type Child, spawnFixture } from "./helpers/child.js";
 import { ensureDist, ROOT } from "./helpers/dist.js";
 import { fromSource, SOURCES } from "./lifecycle/functions.js";
@@ -205,9 +205,27 @@ describe("progress while waiting", () => {
     expect(off.stderr).toBe("");
   }, 60_000);
 
+  it("wait() refuses a progress that is not a boolean, and a misspelt key, before waiting", async () => {
+    const p = place("bad");
+    const ds = new Dataset(fromSource(SOURCES.sleepStamp), {
+      name: p.name,
+      skip: false,
+      ...p.dirs,
+      verbose: 0,
+    });
+    try {
+      const bad = ds.wait({ progress: "yes" as unknown as boolean });
+      await expect(bad).rejects.toThrow(InvalidArgumentError);
+      await expect(bad).rejects.toThrow(/wait progress.*"yes".*true or false/);
+      await expect(ds.wait({ progres: true } as never)).rejects.toThrow(/progress/);
+    } finally {
+      await ds.close();
+    }
+  });
+
   it("status --watch on a terminal while a script holds the Dataset: redrawn in place, with rate and ETA", async () => {
     const p = place("watch");
-    const holder = spawnFixture("progress-wait.mjs", fixtureConfig(p, staggered(5, 500), { verbose: 0 }));
+    const holder = spawnFixture("progress-wait.mjs", fixtureConfig(p, staggered(5, 700), { verbose: 0 }));
     children.push(holder);
     await holder.waitFor("waiting");
     const r = await underPty([process.execPath, MAIN, "status", "--watch", "--interval", "0.3"], p.dir);
