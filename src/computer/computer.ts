@@ -28,7 +28,7 @@ export type QsubFlavour = "pro" | "torque" | "sge";
 
 export interface ComputerOptions {
   name: string;
-  /** Job-script header template (see template.ts for the placeholder grammar). */
+  /** Job-script header template (placeholder grammar: {@link Template}). */
   template: string;
   submitter: Submitter;
   /** Only for submitter "qsub" (default "pro"). */

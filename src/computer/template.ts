@@ -1,49 +1,4 @@
-/**
- * Job-script templates with placeholders.
- *
- * A placeholder is `#name#` or `#name:key=value:key=value#` on ONE line, where `name` is an identifier
- * (`[A-Za-z_][A-Za-z0-9_]*`). Anything else that starts with `#` (`#SBATCH`, `#!/bin/bash`, `# note`,
- * `#$ -cwd`) is plain text because a space, `!` or `$` cannot appear in an identifier. An UNCLOSED
- * placeholder, `#name:key=` with one of the keys below and no closing `#` on its line (`#time:format=time`),
- * is a TemplateError naming the line; `#name` alone cannot be told from a directive and is text.
- *
- * Keys:
- * - `default=` value used when the run args have none; may contain links in braces (`{timeout}`,
- *   `{nodes*tasksPerNode}`, `{(a??1)*(b??1)}`, see expression.ts). A value that is exactly one link
- *   keeps the linked value's type (number, string, array).
- * - `optional=true|false` (default false). A placeholder WITHOUT a default and not optional is
- *   required: no value → TemplateError. An optional placeholder without a value drops its whole line.
- * - `min=`, `max=` numeric bounds (for `format=time|minutes` in seconds).
- * - `format=time` → HH:MM:SS (hours may exceed 24); `minutes` → whole minutes (LSF `-W`);
- *   `int`, `float` → checked numbers; `list` → array or comma/space separated string joined by `sep`
- *   into ONE value (a comma-joined list by default).
- * - `sep=` separator for arrays (default ",").
- * - `requires=a,b` this placeholder, when it has a value, needs `a` and `b` to have one too. The
- *   names must be placeholders of the same template (checked when the template is parsed).
- * Option values run up to the next `:key=` or the closing `#`, so they may contain `:` (`01:30:00`)
- * but not `#` or a newline. Run-arg values that are exactly `{...}` are links too.
- *
- * Where a placeholder stands decides how its value is written (the template is read the way bash
- * and the scheduler read it, see `scan`):
- * - On a DIRECTIVE line (`#` in column 0 followed by a non-blank other than `!`: `#SBATCH`, `#PBS`,
- *   `#$`, `#BSUB`...) the value is text for the scheduler, an array joined by `sep`. sbatch reads
- *   quotes and backslash escapes on `#SBATCH`/`#SLURM` lines, so a value with whitespace, quotes, `\`
- *   or `#` is written quoted there (`--partition="short queue"`; escaped only when the line already
- *   quotes it; after an unquoted `#`, sbatch's comment, it is text); other schedulers document no
- *   quoting of directive values, so there such a value is a TemplateError naming placeholder and value.
- * - On a COMMENT (`#!...`, `# ...`, or after an unquoted `#` that starts a word) it is plain text.
- * - In shell code it is SHELL-QUOTED: unquoted, it becomes one shell word, an array one word per item
- *   (`format=list` makes one word of the joined list); inside `"..."`, `'...'` or `$'...'` on the line
- *   it is escaped for that quoting and stays literal text of the string (an array: items joined by
- *   spaces); in a here-document body it is escaped for the body (`\`, `$`, backquote), or written as
- *   is when the delimiter is quoted (`<<'EOF'`).
- * A value containing a newline is refused in Computer templates (it would inject directives or
- * commands), and wherever a newline would end the construct (comments, directives, here-documents).
- *
- * Rendered with `{ shell: true }` (script Datasets), the values given are taken literally (never read
- * as links), there are no directive lines (a `#` line is a comment), and a newline may stand in a
- * quoted word or string.
- */
+/** Job-script templates with placeholders; the grammar is documented on the Template class. */
 import { describeValue, TemplateError } from "../shared/errors.js";
 import { shellQuote } from "../shared/quote.js";
 import { formatHMS, formatMinutes, parseDuration } from "./duration.js";
@@ -200,7 +155,8 @@ function scan(lines: readonly string[]): PlaceholderContext[][] {
   });
 }
 
-type Values = Readonly<Record<string, unknown>>;
+/** Values that fill a template's placeholders, by name. */
+export type Values = Readonly<Record<string, unknown>>;
 
 const isEmpty = (v: unknown) =>
   v === undefined || v === null || v === "" || (Array.isArray(v) && v.length === 0);
@@ -281,6 +237,52 @@ function samePlaceholder(a: Placeholder, b: Placeholder): boolean {
   return JSON.stringify(restA) === JSON.stringify(restB);
 }
 
+/**
+ * A job-script template (a Computer's, or a script Dataset's script) with placeholders.
+ *
+ * A placeholder is `#name#` or `#name:key=value:key=value#` on ONE line, where `name` is an identifier
+ * (`[A-Za-z_][A-Za-z0-9_]*`). Anything else that starts with `#` (`#SBATCH`, `#!/bin/bash`, `# note`,
+ * `#$ -cwd`) is plain text because a space, `!` or `$` cannot appear in an identifier. An UNCLOSED
+ * placeholder, `#name:key=` with one of the keys below and no closing `#` on its line (`#time:format=time`),
+ * is a TemplateError naming the line; `#name` alone cannot be told from a directive and is text.
+ *
+ * Keys:
+ * - `default=` value used when the run args have none; may contain links in braces (`{timeout}`,
+ *   `{nodes*tasksPerNode}`, `{(a??1)*(b??1)}`: arithmetic, `??` and parentheses). A value that is exactly one link
+ *   keeps the linked value's type (number, string, array).
+ * - `optional=true|false` (default false). A placeholder WITHOUT a default and not optional is
+ *   required: no value → TemplateError. An optional placeholder without a value drops its whole line.
+ * - `min=`, `max=` numeric bounds (for `format=time|minutes` in seconds).
+ * - `format=time` → HH:MM:SS (hours may exceed 24); `minutes` → whole minutes (LSF `-W`);
+ *   `int`, `float` → checked numbers; `list` → array or comma/space separated string joined by `sep`
+ *   into ONE value (a comma-joined list by default).
+ * - `sep=` separator for arrays (default ",").
+ * - `requires=a,b` this placeholder, when it has a value, needs `a` and `b` to have one too. The
+ *   names must be placeholders of the same template (checked when the template is parsed).
+ * Option values run up to the next `:key=` or the closing `#`, so they may contain `:` (`01:30:00`)
+ * but not `#` or a newline. Run-arg values that are exactly `{...}` are links too.
+ *
+ * Where a placeholder stands decides how its value is written (the template is read the way bash
+ * and the scheduler read it):
+ * - On a DIRECTIVE line (`#` in column 0 followed by a non-blank other than `!`: `#SBATCH`, `#PBS`,
+ *   `#$`, `#BSUB`...) the value is text for the scheduler, an array joined by `sep`. sbatch reads
+ *   quotes and backslash escapes on `#SBATCH`/`#SLURM` lines, so a value with whitespace, quotes, `\`
+ *   or `#` is written quoted there (`--partition="short queue"`; escaped only when the line already
+ *   quotes it; after an unquoted `#`, sbatch's comment, it is text); other schedulers document no
+ *   quoting of directive values, so there such a value is a TemplateError naming placeholder and value.
+ * - On a COMMENT (`#!...`, `# ...`, or after an unquoted `#` that starts a word) it is plain text.
+ * - In shell code it is SHELL-QUOTED: unquoted, it becomes one shell word, an array one word per item
+ *   (`format=list` makes one word of the joined list); inside `"..."`, `'...'` or `$'...'` on the line
+ *   it is escaped for that quoting and stays literal text of the string (an array: items joined by
+ *   spaces); in a here-document body it is escaped for the body (`\`, `$`, backquote), or written as
+ *   is when the delimiter is quoted (`<<'EOF'`).
+ * A value containing a newline is refused in Computer templates (it would inject directives or
+ * commands), and wherever a newline would end the construct (comments, directives, here-documents).
+ *
+ * Rendered with `{ shell: true }` (script Datasets), the values given are taken literally (never read
+ * as links), there are no directive lines (a `#` line is a comment), and a newline may stand in a
+ * quoted word or string.
+ */
 export class Template {
   readonly source: string;
   /** Placeholders by name, in order of first appearance. */

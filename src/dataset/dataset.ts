@@ -55,6 +55,7 @@ import {
   type WaitOptions,
 } from "./options.js";
 import type { UpstreamSubmission } from "./plans.js";
+import { type WaitProgress, waitProgress } from "./progress.js";
 import {
   DATABASE_VALIDATOR,
   type DatasetMeta,
@@ -816,11 +817,22 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
 
   /** Poll until every submitted runner has finished; WaitTimeoutError after `timeout` seconds. */
   async wait(options: WaitOptions = {}): Promise<void> {
-    await waitUntil(
-      () => this.allFinished(),
-      () => this._runners.filter((r) => isInFlightState(r.state)).map((r) => r.name),
-      options,
-    );
+    const progress = waitProgress((options as WaitOptions | null)?.progress, this.verbosity, this.name);
+    this.progress = progress;
+    try {
+      await waitUntil(
+        async () => {
+          const done = await this.allFinished();
+          progress?.update(this._runners);
+          return done;
+        },
+        () => this._runners.filter((r) => isInFlightState(r.state)).map((r) => r.name),
+        options,
+      );
+    } finally {
+      progress?.stop();
+      if (this.progress === progress) this.progress = undefined;
+    }
   }
 
   /**
@@ -1129,8 +1141,13 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
       throw new DatasetClosedError(this.name, this.store.snapshotFile, this.store.closedBy);
   }
 
+  /** The progress line of a wait() under way: messages are written around it. */
+  private progress: WaitProgress | undefined;
+
   private log(level: number, message: string): void {
-    if (this.verbosity >= level) this.logger(message);
+    if (this.verbosity < level) return;
+    if (this.progress) this.progress.interrupt(() => this.logger(message));
+    else this.logger(message);
   }
 }
 

@@ -92,8 +92,14 @@ export interface WaitOptions {
   interval?: number;
   /** Give up after this many seconds with WaitTimeoutError (default: never). */
   timeout?: number;
+  /**
+   * Show progress on stderr while waiting: on a terminal one line redrawn in place (counts per state,
+   * a bar, runs per minute, ETA, time of the last change), otherwise one line per change. Default:
+   * shown at verbose >= 1; `true` shows it at any verbosity, `false` never.
+   */
+  progress?: boolean;
 }
-export const WAIT_KEYS: ReadonlySet<string> = new Set(["interval", "timeout"]);
+export const WAIT_KEYS: ReadonlySet<string> = new Set(["interval", "timeout", "progress"]);
 
 /** fetchResults() has no options yet: every key is refused. */
 export type FetchOptions = Record<string, never>;

@@ -169,7 +169,7 @@ export async function waitUntil(
   options: WaitOptions,
 ): Promise<void> {
   if (options === null || typeof options !== "object" || Array.isArray(options))
-    throw new InvalidArgumentError("wait options", options, "an object { interval?, timeout? } (seconds)");
+    throw new InvalidArgumentError("wait options", options, "an object { interval?, timeout?, progress? }");
   checkOptionKeys("wait()", options, { own: WAIT_KEYS, runArgs: false });
   const interval = options.interval ?? 1;
   const timeout = options.timeout;
@@ -178,6 +178,8 @@ export async function waitUntil(
   if (timeout !== undefined && (typeof timeout !== "number" || !(timeout >= 0))) {
     throw new InvalidArgumentError("wait timeout", timeout, "a number of seconds >= 0");
   }
+  if (options.progress !== undefined && typeof options.progress !== "boolean")
+    throw new InvalidArgumentError("wait progress", options.progress, "true or false");
   const t0 = Date.now();
   let pause = Math.min(0.02, interval);
   for (;;) {

@@ -1,35 +1,9 @@
 /**
- * The database of one Dataset. Format version DB_VERSION (its own number, independent of the wire
- * codec; values inside are the codec's tagged JSON, see src/remote/codec.mjs):
- *
- *   <base>.json      the snapshot, only ever replaced whole (temp file + fsync + rename):
- *                    {"format":"remoterun-db","version":2,"generation":G,"identity":"…","name":"…",
- *                     "meta":{…},"runners":[{"index":0,…},…]}
- *   <base>.journal   append-only, one JSON line per change. Line 1 is a header naming the snapshot
- *                    generation the journal continues:
- *                    {"format":"remoterun-journal","version":2,"generation":G}
- *                    then entries, each one write(2):
- *                    {"op":"meta","meta":{…}} | {"op":"runners","recs":[…]} |
- *                    {"op":"remove","index":i} | {"op":"clear"}
- *   <base>.lock      {"pid":…,"host":"…","since":"ISO time"}; see lock.ts.
- *
- * The state is the snapshot with the journal's entries replayed in order (runners keyed by index).
- * Every full save (and the compaction that folds a grown journal in) writes snapshot G+1, then a new
- * journal holding only the header G+1, created under a temp name and renamed over the old one. So a
- * pair of files read at any moment, by a reader or after a kill -9 at any point, is one of:
- *   journal G = snapshot G   replay the journal over the snapshot;
- *   journal G < snapshot G   (between the two renames) the snapshot already holds every entry of
- *                            that journal: use the snapshot alone;
- *   journal G > snapshot G   a reader read the old snapshot, then the new journal: it reads both
- *                            again. The holder never sees this; it is damage.
- * Hence readers never see a state older than one they saw before. A torn last journal line (a crash
- * or a reader in the middle of a write) is ignored; damage anywhere else is a DatabaseError naming
- * the file, the line or the runner, and what was expected. Records are checked on load by the
- * validator the owner gives (see src/dataset/records.ts): the store itself stays generic.
- *
- * Version 1 (no generation, no journal header) is read as generation 0; the first change rewrites
- * it as version 2 (that one snapshot is marked `"fromVersion":1`, so that its header-less journal,
- * left behind by a crash between the two renames, is known to be the folded one).
+ * The database of one Dataset: a snapshot replaced whole, an append-only journal and a lock. The
+ * format (version DB_VERSION, its own number, independent of the wire codec; values inside are the
+ * codec's tagged JSON, see src/remote/codec.mjs), how a reader and a crash at any point see the pair
+ * of files, and the reading of version 1 are described in docs/database.md. Records are checked on
+ * load by the validator the owner gives (see src/dataset/records.ts): the store itself stays generic.
  */
 import {
   appendFileSync,

@@ -1,5 +1,7 @@
 /** `remoterun status`: counts per state, a progress bar and a table of runners; live with --watch. */
+import { clearScreenDown, cursorTo, moveCursor } from "node:readline";
 import type { Command } from "commander";
+import { etaText, ProgressTracker, paceText, rateText } from "../../dataset/progress.js";
 import { Dataset, DatasetLockedError, holdLocksBriefly } from "../../index.js";
 import type { Ctx } from "../context.js";
 import { resolveDbFile, sleep } from "../context.js";
@@ -37,10 +39,11 @@ async function status(ctx: Ctx, db: string | undefined, opts: StatusOptions): Pr
   try {
     opened = ctx.openWithFile(db, { json: opts.json });
   } catch (e) {
-    if (e instanceof DatasetLockedError) return readOnlyStatus(ctx, db, opts, e);
+    if (e instanceof DatasetLockedError)
+      return opts.watch ? watch(ctx, db, opts, e) : readOnlyStatus(ctx, db, opts, e);
     throw e;
   }
-  let { ds } = opened;
+  const { ds } = opened;
   const { file } = opened;
   const snapshot = (): StatusSummary => summarize(ds.name, file, ds.runners);
   // Without a scheduler: whether the master of each submission that was in flight still runs.
@@ -69,9 +72,27 @@ async function status(ctx: Ctx, db: string | undefined, opts: StatusOptions): Pr
     }
     return EXIT.OK;
   }
+  return watch(ctx, db, opts, opened);
+}
+
+/**
+ * `status --watch`: refresh until nothing is in flight. Between two refreshes the Dataset is let go,
+ * so that a script may open it; while another process holds it, the states that process records are
+ * read from the database instead (read-only), and the Dataset is tried again at the next refresh.
+ * On a terminal the frame is redrawn in place either way, with the rate and the ETA.
+ */
+async function watch(
+  ctx: Ctx,
+  db: string | undefined,
+  opts: StatusOptions,
+  first: { ds: Dataset; file: string } | DatasetLockedError,
+): Promise<ExitCode> {
+  const file = first instanceof DatasetLockedError ? resolveDbFile(db, ctx.io.cwd()) : first.file;
+  const tracker = new ProgressTracker();
   const live = ctx.isTTY && !opts.json;
   const term = ctx.io.stdout;
   let drawn = 0;
+  let heldBy: string | undefined;
   const restore = () => term.write("\x1b[?25h");
   const onInt = () => {
     restore();
@@ -81,24 +102,57 @@ async function status(ctx: Ctx, db: string | undefined, opts: StatusOptions): Pr
     term.write("\x1b[?25l");
     process.once("SIGINT", onInt);
   }
+  let next: { ds: Dataset; file: string } | DatasetLockedError = first;
   try {
     for (;;) {
-      // allFinished() refreshes every in-flight runner with one status command; then the Dataset
-      // is let go until the next refresh, so that a script may open it between two.
-      const done = await ds.allFinished();
-      const s = snapshot();
-      await ds.close();
+      let s: StatusSummary;
+      let done: boolean;
+      if (next instanceof DatasetLockedError) {
+        // A script holds the Dataset: follow what it records, without the lock.
+        if (next.holder !== heldBy && !live)
+          ctx.warn(`read-only: held by ${next.holder}; showing the states it last recorded`);
+        heldBy = next.holder;
+        const view = Dataset.inspect(file);
+        s = summarize(view.name, file, view.runners);
+        done = s.inFlight === 0;
+      } else {
+        // allFinished() refreshes every in-flight runner with one status command; then the Dataset
+        // is let go until the next refresh, so that a script may open it between two.
+        const { ds } = next;
+        heldBy = undefined;
+        try {
+          done = await ds.allFinished();
+          s = summarize(ds.name, file, ds.runners);
+        } finally {
+          await ds.close();
+        }
+      }
+      tracker.update(s.runners);
+      const now = Date.now();
       if (opts.json) ctx.print(JSON.stringify(s));
       else if (live) {
         const rows = term.rows || 24;
         const frame = renderStatus(s, ctx.out, {
-          maxRows: Math.max(3, rows - 6),
+          maxRows: Math.max(3, rows - 8),
           errorWidth: errorWidth(ctx),
         });
-        term.write(`${drawn ? `\x1b[${drawn}F\x1b[J` : ""}${frame.join("\n")}\n`);
+        // After the name, the counts and the bar: the pace, and whose records these are.
+        const pace = [ctx.out.dim(paceText(tracker, now))];
+        if (heldBy)
+          pace.push(ctx.out.yellow(`read-only: held by ${heldBy}; showing the states it last recorded`));
+        frame.splice(3, 0, ...pace);
+        if (drawn) {
+          moveCursor(term, 0, -drawn);
+          cursorTo(term, 0);
+          clearScreenDown(term);
+        }
+        term.write(`${frame.join("\n")}\n`);
         const cols = term.columns || 80;
         drawn = frame.reduce((n, l) => n + Math.max(1, Math.ceil(visibleWidth(l) / cols)), 0);
-      } else ctx.print(renderStatusLine(s, new Date()));
+      } else
+        ctx.print(
+          `${renderStatusLine(s, new Date(now))} · ${rateText(tracker, now)} · ${etaText(tracker, now)}`,
+        );
       if (done) {
         if (!live && !opts.json) {
           ctx.print();
@@ -108,11 +162,10 @@ async function status(ctx: Ctx, db: string | undefined, opts: StatusOptions): Pr
       }
       await sleep(opts.interval);
       try {
-        ds = ctx.openWithFile(db, { json: opts.json }).ds;
+        next = ctx.openWithFile(db, { json: opts.json });
       } catch (e) {
-        // A script took the Dataset meanwhile: follow what it records, without the lock.
-        if (e instanceof DatasetLockedError) return readOnlyStatus(ctx, db, opts, e);
-        throw e;
+        if (!(e instanceof DatasetLockedError)) throw e;
+        next = e;
       }
     }
   } finally {
@@ -129,8 +182,7 @@ function errorWidth(ctx: Ctx): number {
 
 /**
  * Another process (typically the user's script, waiting) holds the Dataset: show the states it
- * records in the database, without locking or touching it; with --watch, re-read until nothing is
- * in flight.
+ * records in the database, without locking or touching it (`--watch` follows them, see watch()).
  */
 async function readOnlyStatus(
   ctx: Ctx,
@@ -140,18 +192,9 @@ async function readOnlyStatus(
 ): Promise<ExitCode> {
   const file = resolveDbFile(db, ctx.io.cwd());
   ctx.warn(`read-only: held by ${locked.holder}; showing the states it last recorded`);
-  const read = (): StatusSummary => {
-    const view = Dataset.inspect(file);
-    return summarize(view.name, file, view.runners);
-  };
-  for (;;) {
-    const s = read();
-    const done = !opts.watch || s.inFlight === 0;
-    if (opts.json) ctx.print(JSON.stringify(s, null, opts.watch ? undefined : 2));
-    else if (done)
-      for (const line of renderStatus(s, ctx.out, { errorWidth: errorWidth(ctx) })) ctx.print(line);
-    else ctx.print(renderStatusLine(s, new Date()));
-    if (done) return EXIT.OK;
-    await sleep(opts.interval);
-  }
+  const view = Dataset.inspect(file);
+  const s = summarize(view.name, file, view.runners);
+  if (opts.json) ctx.print(JSON.stringify(s, null, 2));
+  else for (const line of renderStatus(s, ctx.out, { errorWidth: errorWidth(ctx) })) ctx.print(line);
+  return EXIT.OK;
 }

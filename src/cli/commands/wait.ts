@@ -10,6 +10,7 @@ import { type Act, dbCommand } from "./types.js";
 interface WaitOptions {
   interval: number;
   timeout?: number;
+  progress: boolean;
 }
 
 export function registerWait(program: Command, act: Act): void {
@@ -20,6 +21,10 @@ export function registerWait(program: Command, act: Act): void {
   )
     .option("-i, --interval <seconds>", "longest pause between polls", seconds(), 1)
     .option("-t, --timeout <seconds>", "give up after this long (exit code 3)", seconds(true))
+    .option(
+      "--no-progress",
+      "no progress on stderr (by default a live line on a terminal, else a line per change)",
+    )
     .action(act(wait));
 }
 
@@ -28,6 +33,7 @@ async function wait(ctx: Ctx, db: string | undefined, opts: WaitOptions): Promis
   try {
     await ds.wait({
       interval: opts.interval,
+      progress: opts.progress,
       ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
     });
   } finally {
