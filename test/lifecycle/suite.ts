@@ -334,6 +334,12 @@ export function defineLifecycleSuite(label: string, makeConnection: () => Promis
         expect(messages.some((m) => /1 runner\(s\) skipped/.test(m))).toBe(true);
         expect(ds.runners[0].token).toBe(firstToken);
         expect(["submitted", "started"]).toContain(ds.runners[0].state);
+        // The first submission must have begun its call before the forced one starts, or the forced
+        // one would be the first call (a busy machine can start the first process late).
+        for (let i = 0; i < 400; i++) {
+          if ((await remoteShell(ds, "test -e called-a && echo yes")).includes("yes")) break;
+          await new Promise((r) => setTimeout(r, 25));
+        }
 
         const forced = await ds.run({ force: true });
         expect(forced.submitted).toEqual(["runner-0"]);
