@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { Dataset, DatasetLockedError, holdLocksBriefly } from "../../index.js";
 import type { Ctx } from "../context.js";
-import { resolveDbFile, sleep } from "../context.js";
+import { sleep } from "../context.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";
 import {
   renderMasters,
@@ -138,7 +138,7 @@ async function readOnlyStatus(
   opts: StatusOptions,
   locked: DatasetLockedError,
 ): Promise<ExitCode> {
-  const file = resolveDbFile(db, ctx.io.cwd());
+  const file = ctx.dbFile(db);
   ctx.warn(`read-only: held by ${locked.holder}; showing the states it last recorded`);
   const read = (): StatusSummary => {
     const view = Dataset.inspect(file);
