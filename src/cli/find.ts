@@ -94,8 +94,11 @@ export function resolveDbFile(arg: string | undefined, cwd: string): string {
     );
   }
   if (byName.length > 1) {
+    // The same Dataset (same id) may lie in two folders: then only the file tells them apart.
+    const ids = new Set(byName.map((d) => d.id));
+    const advice = ids.size === byName.length ? "give the <name>-<id> or the file" : "give the file";
     throw new UsageError(
-      `${byName.length} Datasets match ${arg}: ${byName.map((d) => shown(d.file, cwd)).join(", ")}; give the <name>-<id> or the file`,
+      `${byName.length} Datasets match ${arg}: ${byName.map((d) => shown(d.file, cwd)).join(", ")}; ${advice}`,
     );
   }
   const file = byName[0].file;

@@ -28,17 +28,29 @@ describe("counts and summary", () => {
     expect(countStates([])).toEqual({});
   });
 
-  it("summarizes runners: finished, in flight, job ids and the last line of errors", () => {
+  it("summarizes runners: finished, in flight, job ids, args and the last line of errors", () => {
     const s = summarize("ds", "/x/ds-1.remoterun.json", [
       { name: "a", state: "satisfied", jobId: "pid:1" },
-      { name: "b", state: "failed", jobId: "pid:1", error: { message: "trace\nValueError: bad\n" } },
+      {
+        name: "b",
+        state: "failed",
+        jobId: "pid:1",
+        args: { x: 1n, when: new Date(0) },
+        error: { message: "trace\nValueError: bad\n" },
+      },
       { name: "c", state: "started", jobId: "42_1" },
       { name: "d", state: "created" },
     ]);
     expect(s).toMatchObject({ dataset: "ds", total: 4, finished: 2, inFlight: 1 });
     expect(s.counts).toEqual({ created: 1, started: 1, failed: 1, satisfied: 1 });
-    expect(s.runners[1]).toEqual({ name: "b", state: "failed", jobId: "pid:1", error: "ValueError: bad" });
-    expect(s.runners[3]).toEqual({ name: "d", state: "created", jobId: null, error: null });
+    expect(s.runners[1]).toEqual({
+      name: "b",
+      state: "failed",
+      args: { x: "1", when: "1970-01-01T00:00:00.000Z" },
+      jobId: "pid:1",
+      error: "ValueError: bad",
+    });
+    expect(s.runners[3]).toEqual({ name: "d", state: "created", args: null, jobId: null, error: null });
   });
 });
 

@@ -65,7 +65,7 @@ async function simulate({ temperature, pressure }) {
   if (pressure > 2) throw new RangeError(\`pressure \${pressure} is out of range\`);
   console.log(\`simulating T=\${temperature} p=\${pressure}\`); // kept: remoterun logs <runner>
   await new Promise((r) => setTimeout(r, 100)); // pretend to work
-  return { energy: temperature * 0.01 + pressure ** 2 };
+  return { energy: temperature / 100 + pressure ** 2 };
 }
 
 const ds = new Dataset(simulate, {
@@ -80,9 +80,11 @@ const ds = new Dataset(simulate, {
 });
 
 // One runner per set of args. Run this script again and the runners already there are skipped.
+const grid = [];
 for (const temperature of [280, 300, 320]) {
-  for (const pressure of [1, 2, 3]) ds.appendRun({ temperature, pressure });
+  for (const pressure of [1, 2, 3]) grid.push({ temperature, pressure });
 }
+ds.appendRuns(grid);
 
 await ds.run(); // submits the runners that have not run yet (all of them at first)
 await ds.wait({ interval: 0.5 }); // until every runner has finished
