@@ -1,22 +1,20 @@
 /**
- * The `remoterun` commands that find, list and read Datasets — list, errors, logs, init — Datasets
+ * The `remoterun` commands that find, list and read Datasets — list, errors, logs — Datasets
  * named by their name, results as JSON with args and as CSV, dry runs summarised; run as a user would
  * (`node dist/cli/main.js ...`), outputs parsed, exit codes checked.
  */
-import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Computer, Dataset } from "../src/index.js";
 import { type Child, spawnFixture } from "./helpers/child.js";
-import { ensureDist, ROOT } from "./helpers/dist.js";
+import { cli } from "./helpers/cli.js";
+import { ensureDist } from "./helpers/dist.js";
 import { masterEnded } from "./helpers/processes.js";
 import { tree } from "./helpers/tree.js";
 import { SOURCES } from "./lifecycle/functions.js";
 
-const MAIN = join(ROOT, "dist/cli/main.js");
 let root: string;
 const children: Child[] = [];
 
@@ -28,25 +26,6 @@ afterAll(async () => {
   for (const c of children) await c.kill9();
   rmSync(root, { recursive: true, force: true });
 });
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(file: string, args: string[], cwd: string): Promise<CliResult> {
-  const env = { ...process.env };
-  delete env.FORCE_COLOR;
-  delete env.NO_COLOR;
-  return new Promise((resolve) => {
-    execFile(process.execPath, [file, ...args], { cwd, env, timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-const cli = (args: string[], cwd: string) => run(MAIN, args, cwd);
 
 /** A function made from its source (the identity of a Dataset hashes the source). */
 const fromSource = (source: string) => new Function(`return (${source});`)();
@@ -211,7 +190,9 @@ describe("naming a Dataset", () => {
     // Without an argument, in a folder with no database: the ones below are named.
     const none = await cli(["status"], proj);
     expect(none.code).toBe(2);
-    expect(none.stderr).toMatch(/no \*\.remoterun\.json database in the current folder; below it: twin \(a\/twin-/);
+    expect(none.stderr).toMatch(
+      /no \*\.remoterun\.json database in the current folder; below it: twin \(a\/twin-/,
+    );
     expect(none.stderr).toContain(`solo (${relative(proj, solo.db)})`);
 
     // Every command takes the name: run, wait, results.
@@ -446,57 +427,5 @@ describe("dry runs and failures", () => {
     const errs = await cli(["errors"], dir);
     expect(errs.stdout.match(/attempt \d+ failed/g)).toHaveLength(12);
     expect(errs.stderr).toBe("");
-  }, 60_000);
-});
-
-describe("remoterun init", () => {
-  it("writes a commented example that runs from anywhere, importing remoterun by path when it is not installed", async () => {
-    const proj = join(root, "init", "example");
-    const init = await cli(["init", relative(root, proj)], root);
-    expect(init.code, init.stderr).toBe(0);
-    expect(init.stdout).toContain(`wrote ${join("init", "example", "run.mjs")}`);
-    const script = readFileSync(join(proj, "run.mjs"), "utf8");
-    expect(script).toContain(`from ${JSON.stringify(pathToFileURL(join(ROOT, "dist/index.js")).href)}`);
-    expect(script).toMatch(/^\/\/ /m);
-    expect(statSync(join(proj, "run.mjs")).mode & 0o777).toBe(0o600);
-    // It runs, started from another folder; its Dataset is then seen by the commands by name.
-    const first = await run(join(proj, "run.mjs"), [], root);
-    expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/^runner-0 {2}T=280 {2}p=1 {2}energy 3\.8$/m);
-    expect(first.stdout).toMatch(
-      /^runner-2 {2}T=280 {2}p=3 {2}failed: RangeError: pressure 3 is out of range$/m,
-    );
-    const listed = JSON.parse((await cli(["list", "--json"], proj)).stdout);
-    expect(listed).toMatchObject([{ name: "example", total: 9, counts: { failed: 3, satisfied: 6 } }]);
-    const errors = await cli(["errors", "example", "--json"], proj);
-    expect(errors.code).toBe(1);
-    expect(JSON.parse(errors.stdout)).toHaveLength(3);
-    expect((await cli(["logs", "runner-0", "example", "--stdout"], proj)).stdout).toBe(
-      "simulating T=280 p=1\n",
-    );
-    // Run again: it resumes, nothing runs twice (the results are the same, nothing submitted).
-    const again = await run(join(proj, "run.mjs"), [], proj);
-    expect(again.code).toBe(0);
-    expect(again.stdout).toContain("runner-0  T=280  p=1  energy 3.8");
-    expect(again.stdout).not.toMatch(/^submitted \d+ runner/m);
-    expect(again.stdout).toContain("no runners to submit");
-    // init does not overwrite, unless told to.
-    const twice = await cli(["init", proj], root);
-    expect(twice.code).toBe(2);
-    expect(twice.stderr).toContain("exist(s) already");
-    expect((await cli(["init", proj, "--force"], root)).code).toBe(0);
-  }, 60_000);
-
-  it("imports remoterun by its package name when the project has it installed", async () => {
-    const proj = join(root, "init-installed");
-    mkdirSync(join(proj, "node_modules"), { recursive: true });
-    symlinkSync(ROOT, join(proj, "node_modules", "remoterun"), "dir");
-    const init = await cli(["init"], proj);
-    expect(init.code, init.stderr).toBe(0);
-    expect(init.stdout).toContain("imported by its package name");
-    expect(readFileSync(join(proj, "run.mjs"), "utf8")).toContain('import { Dataset } from "remoterun";');
-    const r = await run(join(proj, "run.mjs"), [], proj);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^runner-8 {2}T=320 {2}p=3 {2}failed: /m);
   }, 60_000);
 });
