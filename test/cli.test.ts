@@ -78,7 +78,20 @@ describe("remoterun CLI", () => {
   it("--help lists the commands and documents the exit codes", async () => {
     const r = await cli(["--help"], root);
     expect(r.code).toBe(0);
-    for (const c of ["status", "run", "wait", "fetch", "results", "retry", "cancel", "wipe"])
+    for (const c of [
+      "status",
+      "run",
+      "wait",
+      "fetch",
+      "results",
+      "retry",
+      "cancel",
+      "wipe",
+      "list",
+      "errors",
+      "logs",
+      "init",
+    ])
       expect(r.stdout).toMatch(new RegExp(`^  ${c} `, "m"));
     expect(r.stdout).toContain("Exit codes:");
     for (const line of ["0   success", "1   some runners failed", "2   usage error", "3   wait timed out"])
@@ -128,7 +141,12 @@ describe("remoterun CLI", () => {
     expect(wait.stdout).toContain("all 3 runner(s) succeeded");
     const res = await s.run("results", "--json");
     expect(res.code).toBe(0);
-    expect(JSON.parse(res.stdout)).toEqual([2, 4, 6]);
+    expect(JSON.parse(res.stdout)).toEqual([
+      { runner: "runner-0", state: "satisfied", args: { x: 1 }, result: 2 },
+      { runner: "runner-1", state: "satisfied", args: { x: 2 }, result: 4 },
+      { runner: "runner-2", state: "satisfied", args: { x: 3 }, result: 6 },
+    ]);
+    expect(res.stderr).toBe("");
     const status = JSON.parse((await s.run("status", "--json")).stdout);
     expect(status).toMatchObject({ total: 3, finished: 3, counts: { satisfied: 3 } });
     expect(status.runners[0].jobId).toMatch(/^pid:\d+$/);
@@ -148,19 +166,30 @@ describe("remoterun CLI", () => {
     expect(wait.code).toBe(1);
     expect(wait.stdout).toContain("2 of 3 runner(s) succeeded, 1 failed");
     expect(wait.stderr).toContain("runner-1");
+    // Each failure once.
+    expect(`${wait.stdout}${wait.stderr}`.match(/runner-1/g)).toHaveLength(1);
     const res = await s.run("results", "--json");
     expect(res.code).toBe(1);
     const values = JSON.parse(res.stdout);
-    expect(values[0]).toBe(10);
-    expect(values[2]).toBe(30);
-    expect(values[1]).toEqual({ error: expect.stringContaining("boom") });
-    expect(res.stderr).toMatch(/failed runner-1: .*boom/);
+    expect(values[0]).toEqual({ runner: "runner-0", state: "satisfied", args: { x: 1 }, result: 10 });
+    expect(values[2]).toMatchObject({ runner: "runner-2", result: 30 });
+    expect(values[1]).toEqual({
+      runner: "runner-1",
+      state: "failed",
+      args: { x: 2 },
+      error: expect.stringContaining("boom"),
+    });
+    // The failure is in the output once; stderr only counts.
+    expect(res.stderr).not.toContain("boom");
+    expect(res.stderr).toContain("1 of 3 runner(s) failed");
     const status = await s.run("status");
     expect(status.stdout).toMatch(/^runner-1 +failed +pid:\d+ +.*boom$/m);
     expect(JSON.parse((await s.run("status", "--json")).stdout).runners[1].error).toContain("boom");
     const text = await s.run("results");
     expect(text.code).toBe(1);
     expect(text.stdout).toMatch(/^runner-1 +failed +error: .*boom$/m);
+    // Printed once: in the table, not again on stderr.
+    expect(`${text.stdout}${text.stderr}`.match(/boom/g)).toHaveLength(1);
   });
 
   it("retry resubmits the failed runner only; then everything succeeds", async () => {
@@ -169,14 +198,14 @@ describe("remoterun CLI", () => {
     expect((await s.run("wait", "-i", "0.1", "-t", "30")).code).toBe(1);
     const dry = await s.run("retry", "--dry-run");
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toContain("dry run: would resubmit runner-0");
+    expect(dry.stdout).toContain("dry run: would resubmit 1 failed runner(s): runner-0");
     const retry = await s.run("retry");
     expect(retry.code).toBe(0);
     expect(retry.stdout).toContain("resubmitted 1 failed runner(s): runner-0");
     expect((await s.run("wait", "-i", "0.1", "-t", "30")).code).toBe(0);
     const res = await s.run("results", "--json");
     expect(res.code).toBe(0);
-    expect(JSON.parse(res.stdout)).toEqual(["second attempt of a"]);
+    expect(JSON.parse(res.stdout).map((r: { result: unknown }) => r.result)).toEqual(["second attempt of a"]);
     expect((await s.run("retry")).stdout).toContain("no failed runners to retry");
   });
 
@@ -328,15 +357,17 @@ describe("remoterun CLI", () => {
       const r = await s.run("wipe", ...flags, "--dry-run");
       expect(r.code, flags.join(" ")).toBe(0);
       expect(r.stdout).toContain("dry run: would");
+      expect(r.stdout).toContain("nothing was changed");
       expect(tree(s.dir), flags.join(" ")).toEqual(before);
     }
     expect(readFileSync(s.db).equals(dbBytes)).toBe(true);
     const hardDry = await s.run("wipe", "--hard", "-n");
-    expect(hardDry.stdout).toContain(`dry run: would delete ${staging}`);
-    expect(hardDry.stdout).toContain(`dry run: would delete localhost:${remote}`);
-    expect(hardDry.stdout).toContain("dry run: would remove runner-1");
-    expect(hardDry.stdout).toContain("dry run: would delete the database");
-    expect(JSON.parse((await s.run("results", "--json", "--no-fetch")).stdout)).toEqual([2, 4]);
+    expect(hardDry.stdout).toContain(`dry run: would delete 1 local folder(s): ${staging}`);
+    expect(hardDry.stdout).toContain(`dry run: would delete 1 folder(s) on localhost: ${remote}`);
+    expect(hardDry.stdout).toContain("dry run: would remove 2 runner(s): runner-0, runner-1");
+    expect(hardDry.stdout).toContain(`dry run: would delete the database ${s.db}`);
+    const values = (r: CliResult) => JSON.parse(r.stdout).map((x: { result: unknown }) => x.result);
+    expect(values(await s.run("results", "--json", "--no-fetch"))).toEqual([2, 4]);
 
     const local = await s.run("wipe", "--local");
     expect(local.code).toBe(0);
@@ -344,7 +375,7 @@ describe("remoterun CLI", () => {
     expect(existsSync(staging)).toBe(false);
     expect(existsSync(remote)).toBe(true);
     // Results live in the database, not in the staging folder.
-    expect(JSON.parse((await s.run("results", "--json")).stdout)).toEqual([2, 4]);
+    expect(values(await s.run("results", "--json"))).toEqual([2, 4]);
 
     const hard = await s.run("wipe", "--hard");
     expect(hard.code).toBe(0);
@@ -369,7 +400,7 @@ describe("remoterun CLI", () => {
     const db = `${ds.dbFile}.json`;
     expect((await cli(["run", db], root)).code).toBe(0);
     expect((await cli(["wait", db, "-i", "0.1", "-t", "30"], root)).code).toBe(0);
-    expect(JSON.parse((await cli(["results", "--json", db], root)).stdout)).toEqual([42]);
+    expect(JSON.parse((await cli(["results", "--json", db], root)).stdout)[0].result).toBe(42);
     expect(existsSync(join(dir, "rel-local", ds.folder))).toBe(true);
     expect(existsSync(join(dir, "rel-remote", ds.folder))).toBe(true);
     expect(existsSync(join(root, "rel-local"))).toBe(false);

@@ -1,10 +1,11 @@
 /** What every command needs: output streams with colours, the database path, the opened Dataset. */
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { dirname } from "node:path";
 import pc from "picocolors";
 import { Dataset } from "../index.js";
-import { UsageError } from "./exit-codes.js";
+import { resolveDbFile } from "./find.js";
 import type { Paint } from "./format.js";
+
+export { resolveDbFile } from "./find.js";
 
 /** Where output goes; a seam for tests and for `--json` (messages then go to stderr). */
 export interface Io {
@@ -40,13 +41,24 @@ export function paintFor(enabled: boolean): Paint {
   return pc.createColors(enabled);
 }
 
+/** How a command opens its Dataset. */
+export interface OpenFlags {
+  /** stdout carries machine-readable output: library messages go to stderr. */
+  json?: boolean;
+  /** A dry run: the library's "dry run: …" line per item is left out (the command summarises). */
+  dryRun?: boolean;
+}
+
 export class Ctx {
   readonly out: Paint;
   readonly err: Paint;
+  /** The working directory the command started in (opening a Dataset changes process.cwd()). */
+  readonly cwd: string;
   constructor(
     readonly io: Io,
     readonly globals: GlobalOptions,
   ) {
+    this.cwd = io.cwd();
     this.out = paintFor(useColor(io.stdout, io.env, globals.color));
     this.err = paintFor(useColor(io.stderr, io.env, globals.color));
   }
@@ -68,13 +80,15 @@ export class Ctx {
    * carries machine-readable output. The working directory becomes the database's folder, so that
    * relative localDir/remoteDir resolve as they did where the Dataset was created.
    */
-  openWithFile(dbArg: string | undefined, options: { json?: boolean } = {}): { ds: Dataset; file: string } {
-    const file = resolveDbFile(dbArg, this.io.cwd());
+  openWithFile(dbArg: string | undefined, options: OpenFlags = {}): { ds: Dataset; file: string } {
+    const file = this.dbFile(dbArg);
     process.chdir(dirname(file));
     const to = options.json ? this.io.stderr : this.io.stdout;
     const dim = options.json ? this.err.dim : this.out.dim;
     const ds = Dataset.open(file, {
       logger: (m: string) => {
+        // The command prints its own summary of a dry run instead of the line per item.
+        if (options.dryRun && m.startsWith("dry run: ")) return;
         to.write(`${dim(m)}\n`);
       },
       verbose: this.globals.verbose ? 2 : 0,
@@ -82,46 +96,14 @@ export class Ctx {
     return { ds, file };
   }
 
-  open(dbArg: string | undefined, options: { json?: boolean } = {}): Dataset {
+  /** The database file the [db] argument names (see resolveDbFile), from the starting folder. */
+  dbFile(dbArg: string | undefined): string {
+    return resolveDbFile(dbArg, this.cwd);
+  }
+
+  open(dbArg: string | undefined, options: OpenFlags = {}): Dataset {
     return this.openWithFile(dbArg, options).ds;
   }
-}
-
-const SUFFIX = ".remoterun.json";
-
-/**
- * The database file a command works on: the path given (with or without `.json`, or a folder that
- * holds exactly one database), or the only `*.remoterun.json` of the working directory.
- */
-export function resolveDbFile(arg: string | undefined, cwd: string): string {
-  if (arg === undefined || arg === "") return onlyDatabaseIn(cwd, "the current folder");
-  const p = resolve(cwd, arg);
-  if (existsSync(p) && statSync(p).isDirectory()) return onlyDatabaseIn(p, p);
-  const file = p.endsWith(".json") ? p : `${p}.json`;
-  if (!file.endsWith(SUFFIX)) {
-    throw new UsageError(`${arg} is not a remoterun database (expected a file named <name>-<id>${SUFFIX})`);
-  }
-  if (!existsSync(file)) throw new UsageError(`no remoterun database at ${file}`);
-  return file;
-}
-
-function onlyDatabaseIn(dir: string, label: string): string {
-  let found: string[];
-  try {
-    found = readdirSync(dir).filter((f) => f.endsWith(SUFFIX));
-  } catch {
-    throw new UsageError(`cannot read the folder ${dir}`);
-  }
-  if (found.length === 1) return join(dir, found[0]);
-  if (found.length === 0) {
-    throw new UsageError(`no *${SUFFIX} database in ${label}; give the database file as an argument`);
-  }
-  throw new UsageError(
-    `${found.length} databases in ${label} (${found
-      .sort()
-      .map((f) => basename(f))
-      .join(", ")}); say which one`,
-  );
 }
 
 export const sleep = (seconds: number) => new Promise<void>((r) => setTimeout(r, seconds * 1000));

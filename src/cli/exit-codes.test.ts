@@ -33,6 +33,11 @@ describe("exit codes", () => {
   it("the help text documents every code", () => {
     for (const code of new Set(Object.values(EXIT)))
       expect(EXIT_CODES_HELP).toMatch(new RegExp(`^  ${code} `, "m"));
+    // What the reading commands' codes mean is said too.
+    expect(EXIT_CODES_HELP).toMatch(/for errors: none failed/);
+    expect(EXIT_CODES_HELP).toMatch(/logs: nothing known yet/);
+    expect(EXIT_CODES_HELP).toMatch(/ambiguous Dataset/);
+    expect(EXIT_CODES_HELP).toMatch(/list: one of those listed/);
   });
 
   it("seconds: positive numbers (zero only where allowed)", () => {

@@ -2,11 +2,14 @@ import { describe, expect, it } from "vitest";
 import { RunnerFailedError } from "../index.js";
 import { paintFor } from "./context.js";
 import {
+  argsSummary,
   countStates,
   inlineValue,
   jsonResult,
   lastLine,
+  nameList,
   progressBar,
+  renderList,
   renderResults,
   renderStatus,
   renderStatusLine,
@@ -28,17 +31,29 @@ describe("counts and summary", () => {
     expect(countStates([])).toEqual({});
   });
 
-  it("summarizes runners: finished, in flight, job ids and the last line of errors", () => {
+  it("summarizes runners: finished, in flight, job ids, args and the last line of errors", () => {
     const s = summarize("ds", "/x/ds-1.remoterun.json", [
       { name: "a", state: "satisfied", jobId: "pid:1" },
-      { name: "b", state: "failed", jobId: "pid:1", error: { message: "trace\nValueError: bad\n" } },
+      {
+        name: "b",
+        state: "failed",
+        jobId: "pid:1",
+        args: { x: 1n, when: new Date(0) },
+        error: { message: "trace\nValueError: bad\n" },
+      },
       { name: "c", state: "started", jobId: "42_1" },
       { name: "d", state: "created" },
     ]);
     expect(s).toMatchObject({ dataset: "ds", total: 4, finished: 2, inFlight: 1 });
     expect(s.counts).toEqual({ created: 1, started: 1, failed: 1, satisfied: 1 });
-    expect(s.runners[1]).toEqual({ name: "b", state: "failed", jobId: "pid:1", error: "ValueError: bad" });
-    expect(s.runners[3]).toEqual({ name: "d", state: "created", jobId: null, error: null });
+    expect(s.runners[1]).toEqual({
+      name: "b",
+      state: "failed",
+      args: { x: "1", when: "1970-01-01T00:00:00.000Z" },
+      jobId: "pid:1",
+      error: "ValueError: bad",
+    });
+    expect(s.runners[3]).toEqual({ name: "d", state: "created", args: null, jobId: null, error: null });
   });
 });
 
@@ -189,5 +204,57 @@ describe("results", () => {
       'runner-3  satisfied  "text"',
     ]);
     expect(inlineValue("x".repeat(200), 10)).toHaveLength(10);
+  });
+});
+
+describe("summaries", () => {
+  it("nameList: the first few and how many more, or all of them", () => {
+    const names = Array.from({ length: 8 }, (_, i) => `r${i}`);
+    expect(nameList(names, false)).toBe("r0, r1, r2, r3, r4 and 3 more (--verbose lists all)");
+    expect(nameList(names, true)).toBe(names.join(", "));
+    expect(nameList(names.slice(0, 5), false)).toBe("r0, r1, r2, r3, r4");
+    expect(nameList([], false)).toBe("");
+  });
+
+  it("argsSummary: dotted keys, JSON values, cut to a width", () => {
+    expect(argsSummary({ x: 1, o: { mode: "a", n: null }, l: [1, 2] })).toBe(
+      'x=1, o.mode="a", o.n=null, l=[1,2]',
+    );
+    expect(argsSummary({ big: 3n, when: new Date(0) })).toBe('big="3", when="1970-01-01T00:00:00.000Z"');
+    expect(argsSummary({})).toBe("");
+    expect(argsSummary({ s: "y".repeat(100) }, 20)).toHaveLength(20);
+  });
+
+  it("renderList: one row per Dataset; unreadable ones say why", () => {
+    const plain = paintFor(false);
+    const ok = {
+      name: "sweep",
+      id: "0123abcd",
+      database: "/p/sweep-0123abcd.remoterun.json",
+      kind: "function",
+      connection: "me@hpc:22",
+      computer: { name: "slurm", submitter: "sbatch" },
+      total: 3,
+      counts: { failed: 1, satisfied: 2 },
+      lastChange: new Date(2026, 0, 2, 3, 4).toISOString(),
+      error: null,
+    };
+    const lines = renderList([ok], plain, (f) => f.replace("/p/", ""));
+    expect(lines[0]).toMatch(/^DATASET +RUNNERS +CONNECTION +COMPUTER +LAST CHANGE +DATABASE$/);
+    expect(lines[1]).toBe(
+      "sweep    failed 1 · satisfied 2  me@hpc:22   slurm (sbatch)  2026-01-02 03:04  sweep-0123abcd.remoterun.json",
+    );
+    const bad = {
+      ...ok,
+      name: "bad",
+      kind: null,
+      connection: null,
+      computer: null,
+      lastChange: null,
+      error: "damaged",
+    };
+    const both = renderList([ok, bad], plain, (f) => f);
+    expect(both[0]).toMatch(/ DATABASE +ERROR$/);
+    expect(both[2]).toMatch(/^bad +unreadable +.*damaged$/);
   });
 });

@@ -30,6 +30,8 @@ const isInFlightState = (state: string) => isInFlight(state as RunnerState);
 export interface RunnerRow {
   name: string;
   state: string;
+  /** The runner's args, as JSON data. */
+  args: unknown;
   jobId: string | null;
   /** Last line of the runner's error output, when it failed and the error is known. */
   error: string | null;
@@ -50,6 +52,7 @@ export interface StatusSummary {
 export interface RunnerLike {
   name: string;
   state: string;
+  args?: unknown;
   jobId?: string | undefined;
   error?: { message: string } | undefined;
 }
@@ -58,6 +61,7 @@ export function summarize(dataset: string, database: string, runners: readonly R
   const rows: RunnerRow[] = runners.map((r) => ({
     name: r.name,
     state: r.state,
+    args: r.args === undefined ? null : toJsonSafe(r.args),
     jobId: r.jobId ?? null,
     error: r.error ? lastLine(r.error.message) : null,
   }));
@@ -166,8 +170,7 @@ export interface StatusRenderOptions {
 export function renderStatus(s: StatusSummary, paint: Paint, options: StatusRenderOptions = {}): string[] {
   const out: string[] = [];
   out.push(`${paint.bold(s.dataset)} ${paint.dim(s.database)}`);
-  const counts = Object.entries(s.counts).map(([state, n]) => `${stateColor(state, paint)} ${n}`);
-  out.push(counts.length ? counts.join(paint.dim(" · ")) : paint.dim("no runners"));
+  out.push(countsLine(s.counts, paint));
   out.push(`${progressBar(s.finished, s.total, options.barWidth ?? 30, paint)} finished`);
   if (s.runners.length === 0) return out;
   out.push("");
@@ -215,6 +218,11 @@ export function renderStatusLine(s: StatusSummary, time: Date): string {
 export function jsonResult(value: unknown): unknown {
   if (value instanceof RunnerFailedError) return { error: value.message };
   if (value === undefined) return null;
+  return toJsonSafe(value);
+}
+
+/** A value as plain JSON data (BigInts, Dates, Maps, typed arrays… turned into JSON-able forms). */
+export function jsonSafe(value: unknown): unknown {
   return toJsonSafe(value);
 }
 
@@ -271,4 +279,86 @@ export function renderResults(
     return [r.name, stateColor(r.state, paint), shown];
   });
   return table(["RUNNER", "STATE", "RESULT"], rows, paint);
+}
+
+/**
+ * Names for a summary line: all of them with `all`, else the first `max` and how many more
+ * (`a, b, c and 12 more (--verbose lists all)`).
+ */
+export function nameList(names: readonly string[], all: boolean, max = 5): string {
+  if (all || names.length <= max) return names.join(", ");
+  return `${names.slice(0, max).join(", ")} and ${names.length - max} more (--verbose lists all)`;
+}
+
+/** Args on one line, nested keys dotted: `x=1, opts.mode="fast"`, cut to `max` characters. */
+export function argsSummary(args: unknown, max = 60): string {
+  const safe = toJsonSafe(args);
+  const pairs: string[] = [];
+  const walk = (v: unknown, key: string) => {
+    if (v !== null && typeof v === "object" && !Array.isArray(v) && (key === "" || Object.keys(v).length)) {
+      for (const [k, x] of Object.entries(v)) walk(x, key === "" ? k : `${key}.${k}`);
+    } else pairs.push(key === "" ? JSON.stringify(v) : `${key}=${JSON.stringify(v)}`);
+  };
+  walk(safe, "");
+  return truncate(pairs.join(", "), max);
+}
+
+/** A moment as `YYYY-MM-DD HH:MM` in local time. */
+export function localTime(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}`;
+}
+
+/** Counts per state on one line: `satisfied 3 · failed 1`. */
+export function countsLine(counts: Record<string, number>, paint: Paint): string {
+  const parts = Object.entries(counts).map(([state, n]) => `${stateColor(state, paint)} ${n}`);
+  return parts.length ? parts.join(paint.dim(" · ")) : paint.dim("no runners");
+}
+
+/** One Dataset found by `remoterun list` (also its --json output). */
+export interface ListedDataset {
+  name: string;
+  id: string;
+  /** The database file, absolute. */
+  database: string;
+  /** "function" or "script"; null when the database could not be read. */
+  kind: string | null;
+  connection: string | null;
+  computer: { name: string; submitter: string } | null;
+  total: number;
+  counts: Record<string, number>;
+  /** When a runner last changed state (ISO 8601), or the database was written when it has none. */
+  lastChange: string | null;
+  /** Why the database could not be read, when it could not. */
+  error: string | null;
+}
+
+/** The table of `remoterun list`; `where` shows a database path (relative to the working folder). */
+export function renderList(
+  rows: readonly ListedDataset[],
+  paint: Paint,
+  where: (file: string) => string,
+): string[] {
+  const body = rows.map((r) =>
+    r.error !== null
+      ? [r.name, paint.red("unreadable"), "", "", "", where(r.database), paint.red(truncate(r.error, 80))]
+      : [
+          r.name,
+          countsLine(r.counts, paint),
+          r.connection ?? "",
+          r.computer ? `${r.computer.name} (${r.computer.submitter})` : paint.dim("-"),
+          r.lastChange ? localTime(Date.parse(r.lastChange)) : paint.dim("-"),
+          where(r.database),
+          "",
+        ],
+  );
+  const header = ["DATASET", "RUNNERS", "CONNECTION", "COMPUTER", "LAST CHANGE", "DATABASE", "ERROR"];
+  if (rows.every((r) => r.error === null))
+    return table(
+      header.slice(0, -1),
+      body.map((b) => b.slice(0, -1)),
+      paint,
+    );
+  return table(header, body, paint);
 }

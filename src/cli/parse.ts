@@ -11,3 +11,14 @@ export function seconds(allowZero = false): (value: string) => number {
     return n;
   };
 }
+
+/** A whole number from `min` to `max`. */
+export function wholeNumber(min: number, max: number, what: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected a whole number of ${what}, ${min} to ${max}`);
+    }
+    return n;
+  };
+}

@@ -3,7 +3,11 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerCancel } from "./commands/cancel.js";
 import { registerDoctor } from "./commands/doctor.js";
+import { registerErrors } from "./commands/errors.js";
 import { registerFetch } from "./commands/fetch.js";
+import { registerInit } from "./commands/init.js";
+import { registerList } from "./commands/list.js";
+import { registerLogs } from "./commands/logs.js";
 import { registerResults } from "./commands/results.js";
 import { registerRetry } from "./commands/retry.js";
 import { registerRun } from "./commands/run.js";
@@ -14,8 +18,12 @@ import { registerWipe } from "./commands/wipe.js";
 import { Ctx, type GlobalOptions, type Io, processIo } from "./context.js";
 import { EXIT, EXIT_CODES_HELP, exitCodeOf } from "./exit-codes.js";
 
-const DB_HELP = `The database: every command takes the path of a Dataset's <name>-<id>.remoterun.json (the .json
-may be left out, or give its folder); without it, the only *.remoterun.json of the current folder.`;
+const DB_HELP = `The Dataset: every command that works on one takes [db], which is
+  - a Dataset's name or <name>-<id> (a word without "/"), looked for in the current folder and the
+    folders below it (as remoterun list shows them); several matches are an error that lists them;
+  - or the path of its database <name>-<id>.remoterun.json (the .json may be left out), or of a folder
+    holding exactly one database (./name for a folder when a Dataset has that name too).
+Without it: the only database of the current folder.`;
 
 function version(): string {
   try {
@@ -59,6 +67,10 @@ export function buildProgram(io: Io, outcome: { code: number; ctx?: Ctx }): Comm
   registerCancel(program, act);
   registerWipe(program, act);
   registerDoctor(program, act);
+  registerList(program, act);
+  registerErrors(program, act);
+  registerLogs(program, act);
+  registerInit(program, act);
   return program;
 }
 

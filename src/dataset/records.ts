@@ -4,11 +4,12 @@ import type { ConnectOptions } from "../connection/index.js";
 import type { ConnectionSpec } from "../connection/types.js";
 import type { RunArgs } from "../runargs/index.js";
 import { RUNNER_STATES, type RunnerRecord, type RunnerState } from "../runner/index.js";
-import { describeValue, InvalidArgumentError, RunnerFailedError } from "../shared/errors.js";
+import { DatabaseError, describeValue, InvalidArgumentError, RunnerFailedError } from "../shared/errors.js";
 import { canonicalJson } from "../shared/hash.js";
 import { DatasetStore, type DbState, type StoreValidator } from "../store/index.js";
 import { isValidName } from "./layout.js";
 import type { DatasetOptions } from "./options.js";
+import { driverSerializer } from "./serializer.js";
 
 /** What the database keeps about the Dataset itself. */
 export interface DatasetMeta {
@@ -202,21 +203,67 @@ export function peekDatabase(dbFile: string): {
 export interface InspectedDatabase {
   name: string;
   identity: string;
-  runners: { name: string; state: RunnerState; jobId?: string; error?: RunnerFailedError }[];
+  /** Where it runs: "localhost" or "user@host:port". */
+  connection: string;
+  /** Its Computer (scheduler), when it has one. */
+  computer?: { name: string; submitter: string };
+  /** A function Dataset or a script Dataset. */
+  kind: "function" | "script";
+  runners: {
+    name: string;
+    state: RunnerState;
+    /** Epoch ms of the runner's last state change. */
+    stateTime: number;
+    args: Record<string, unknown>;
+    jobId?: string;
+    error?: RunnerFailedError;
+    /** What the run wrote on stdout and stderr, once fetched. */
+    stdout?: string;
+    stderr?: string;
+  }[];
 }
 
 export function inspectDatabase(dbFile: string): InspectedDatabase {
-  const { state } = peekDatabase(dbFile);
+  const { base, state } = peekDatabase(dbFile);
+  const meta = state.meta;
   return {
     name: state.name,
     identity: state.identity,
+    connection: connectionLabel(meta?.connection),
+    ...(meta?.computer ? { computer: { name: meta.computer.name, submitter: meta.computer.submitter } } : {}),
+    kind: meta?.script !== undefined ? "script" : "function",
     runners: state.runners.map((r) => ({
       name: r.name,
       state: r.state,
+      stateTime: r.stateTime,
+      args: inspectedArgs(`${base}.json`, r),
       ...(r.jobId !== undefined ? { jobId: r.jobId } : {}),
       ...(r.error !== undefined ? { error: new RunnerFailedError(r.name, r.error) } : {}),
+      ...(r.stdout !== undefined ? { stdout: r.stdout } : {}),
+      ...(r.stderr !== undefined ? { stderr: r.stderr } : {}),
     })),
   };
+}
+
+/** "localhost" or "user@host:port", as the connection's label reads. */
+function connectionLabel(spec: ConnectionSpec | undefined): string {
+  if (!spec || spec.kind === "local") return "localhost";
+  const user = spec.user ? `${spec.user}@` : "";
+  return `${user}${spec.host ?? "localhost"}${spec.port !== undefined ? `:${spec.port}` : ""}`;
+}
+
+/** A runner's args as the function sees them (a v8 Dataset keeps them in the serializer's wire form). */
+function inspectedArgs(file: string, r: StoredRunner): Record<string, unknown> {
+  if (r.argsV8 === undefined) return r.args;
+  try {
+    return driverSerializer("v8").fromWire(r.argsV8) as Record<string, unknown>;
+  } catch (e) {
+    throw new DatabaseError(
+      file,
+      `runner ${r.name} (index ${r.index}): its args are not readable, expected the v8 serializer's form of an object`,
+      { cause: e },
+    );
+  }
 }
 
 /**

@@ -1,12 +1,15 @@
-/** `remoterun results`: fetch, then print results in runner order (failures as `{ error }` in JSON). */
+/** `remoterun results`: fetch, then print results in runner order, with their args (JSON, CSV or a table). */
 import type { Command } from "commander";
+import type { Runner } from "../../index.js";
 import type { Ctx } from "../context.js";
-import { EXIT, type ExitCode } from "../exit-codes.js";
-import { jsonResult, renderResults } from "../format.js";
+import { type ResultRow, resultsTable, toCsv } from "../csv.js";
+import { EXIT, type ExitCode, UsageError } from "../exit-codes.js";
+import { jsonResult, jsonSafe, renderResults } from "../format.js";
 import { type Act, dbCommand } from "./types.js";
 
 interface ResultsOptions {
   json?: boolean;
+  csv?: boolean;
   fetch: boolean;
 }
 
@@ -16,30 +19,49 @@ export function registerResults(program: Command, act: Act): void {
     "results",
     "fetch and print the results in runner order (exit 1 unless every runner succeeded)",
   )
-    .option("--json", "a JSON array: values, { error: message } for failures, null when not finished")
+    .option(
+      "--json",
+      'a JSON array: { "runner", "state", "args", "result" } per runner ("error" instead for failures; neither before it finished)',
+    )
+    .option(
+      "--csv",
+      "CSV: runner, state, one column per arg (nested keys dotted), result (or its keys), error",
+    )
     .option("--no-fetch", "print what the database holds, without contacting the remote side")
     .action(act(results));
 }
 
+/** What `results --json` prints for one runner. */
+export function resultRow(r: Runner): ResultRow {
+  const row: ResultRow = { runner: r.name, state: r.state, args: jsonSafe(r.args) };
+  if (r.error !== undefined) row.error = r.error.message;
+  else if (r.result !== undefined) row.result = jsonResult(r.result);
+  return row;
+}
+
 async function results(ctx: Ctx, db: string | undefined, opts: ResultsOptions): Promise<ExitCode> {
-  const ds = ctx.open(db, { json: opts.json });
+  if (opts.json && opts.csv) throw new UsageError("--json and --csv: choose one");
+  const machine = opts.json === true || opts.csv === true;
+  const ds = ctx.open(db, { json: machine });
   if (opts.fetch) {
     await ds.fetchResults();
     await ds.close();
   }
   const runners = ds.runners;
-  if (opts.json)
-    ctx.print(
-      JSON.stringify(
-        runners.map((r) => jsonResult(r.result)),
-        null,
-        2,
-      ),
-    );
-  else for (const line of renderResults(runners, ctx.out)) ctx.print(line);
-  const failed = runners.filter((r) => r.error !== undefined);
-  const missing = runners.filter((r) => r.result === undefined);
-  for (const r of failed) ctx.warn(`${ctx.err.red("failed")} ${r.name}: ${r.error!.message}`);
-  if (missing.length) ctx.warn(`${missing.length} runner(s) have no result yet`);
-  return failed.length || missing.length ? EXIT.RUNNERS_FAILED : EXIT.OK;
+  if (opts.json) ctx.print(JSON.stringify(runners.map(resultRow), null, 2));
+  else if (opts.csv) {
+    const t = resultsTable(runners.map(resultRow));
+    ctx.io.stdout.write(toCsv(t.header, t.rows));
+  } else for (const line of renderResults(runners, ctx.out)) ctx.print(line);
+  // Each failure is in the output above, once: stderr only says how many.
+  const failed = runners.filter((r) => r.error !== undefined).length;
+  const missing = runners.filter((r) => r.result === undefined).length;
+  if (failed || missing) {
+    const parts = [
+      ...(failed ? [`${failed} of ${runners.length} runner(s) failed (remoterun errors lists them)`] : []),
+      ...(missing ? [`${missing}${failed ? "" : ` of ${runners.length}`} runner(s) have no result yet`] : []),
+    ];
+    ctx.warn(ctx.err.dim(parts.join("; ")));
+  }
+  return failed || missing ? EXIT.RUNNERS_FAILED : EXIT.OK;
 }

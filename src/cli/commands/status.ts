@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { etaText, ProgressTracker, paceText, rateText } from "../../dataset/progress.js";
 import { Dataset, DatasetLockedError, holdLocksBriefly } from "../../index.js";
 import type { Ctx } from "../context.js";
-import { resolveDbFile, sleep } from "../context.js";
+import { sleep } from "../context.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";
 import {
   renderMasters,
@@ -87,7 +87,7 @@ async function watch(
   opts: StatusOptions,
   first: { ds: Dataset; file: string } | DatasetLockedError,
 ): Promise<ExitCode> {
-  const file = first instanceof DatasetLockedError ? resolveDbFile(db, ctx.io.cwd()) : first.file;
+  const file = first instanceof DatasetLockedError ? ctx.dbFile(db) : first.file;
   const tracker = new ProgressTracker();
   const live = ctx.isTTY && !opts.json;
   const term = ctx.io.stdout;
@@ -190,7 +190,7 @@ async function readOnlyStatus(
   opts: StatusOptions,
   locked: DatasetLockedError,
 ): Promise<ExitCode> {
-  const file = resolveDbFile(db, ctx.io.cwd());
+  const file = ctx.dbFile(db);
   ctx.warn(`read-only: held by ${locked.holder}; showing the states it last recorded`);
   const view = Dataset.inspect(file);
   const s = summarize(view.name, file, view.runners);

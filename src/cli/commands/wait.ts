@@ -54,10 +54,16 @@ export function reportOutcome(
     ctx.print(ctx.out.green(`all ${runners.length} runner(s) succeeded`));
     return EXIT.OK;
   }
+  // Each failure once: with its reason when the error is known, else in one line of names.
+  const unknown: string[] = [];
   for (const r of failed) {
-    const why = r.error ? lastLine(r.error.message) : "error not fetched yet (remoterun fetch)";
-    ctx.warn(`${ctx.err.red("failed")} ${r.name}: ${why}`);
+    if (r.error) ctx.warn(`${ctx.err.red("failed")} ${r.name}: ${lastLine(r.error.message)}`);
+    else unknown.push(r.name);
   }
+  if (unknown.length)
+    ctx.warn(
+      `${ctx.err.red("failed")} ${list(unknown)} ${ctx.err.dim("(errors not fetched yet: remoterun errors fetches and lists them)")}`,
+    );
   if (other.length) ctx.warn(`not run: ${list(other.map((r) => `${r.name} (${r.state})`))}`);
   ctx.print(
     `${ok.length} of ${runners.length} runner(s) succeeded, ${failed.length} failed${other.length ? `, ${other.length} not run` : ""}`,
