@@ -254,6 +254,33 @@ describe("results and status with args", () => {
       { x: 3, note: "line\nbreak" },
     ]);
   }, 60_000);
+
+  it("a function that returns nothing succeeded: result null, exit 0; runners not run yet exit 1", async () => {
+    const dir = join(root, "void");
+    const s = await dataset(dir, "void", `({ x }) => { console.log(x); }`, [{ x: 1 }, { x: 2 }], {
+      complete: true,
+    });
+    const json = await cli(["results", "--json"], dir);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual([
+      { runner: "runner-0", state: "satisfied", args: { x: 1 }, result: null },
+      { runner: "runner-1", state: "satisfied", args: { x: 2 }, result: null },
+    ]);
+    expect(json.stderr).toBe("");
+    const csv = await cli(["results", "--csv"], dir);
+    expect(csv.code).toBe(0);
+    expect(csv.stdout).toBe("runner,state,x,result,error\nrunner-0,satisfied,1,,\nrunner-1,satisfied,2,,\n");
+    const table = await cli(["results", "--no-color"], dir);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/runner-0\s+satisfied\s+\(returned nothing\)/);
+
+    const later = await dataset(join(root, "void-later"), "later", `({ x }) => x`, [{ x: 1 }]);
+    const pending = await cli(["results", "--json", "--no-fetch", later.db], root);
+    expect(pending.code).toBe(1);
+    expect(JSON.parse(pending.stdout)).toEqual([{ runner: "runner-0", state: "created", args: { x: 1 } }]);
+    expect(pending.stderr).toContain("1 of 1 runner(s) have no result yet");
+    expect(s.name).toBe("void");
+  }, 60_000);
 });
 
 describe("remoterun errors and logs", () => {

@@ -123,6 +123,9 @@ describe("remoterun doctor", () => {
     expect(check(d, "transfer").summary).toMatch(/tar over ssh/);
     // the banner is never taken for node
     expect(check(d, "node").summary).toMatch(/^node v\d+\.\d+\.\d+ at \//);
+    // The switch to tar is said once, as the command's own line (not Node's warning format).
+    expect(r.stderr).toMatch(/^warning: .*rsync cannot be used.*~\/\.bashrc/m);
+    expect(r.stderr).not.toMatch(/\(node:\d+\)|RemoterunWarning/);
   });
 
   it("a remoteDir the ssh user may not write: fail, exit 4", async () => {

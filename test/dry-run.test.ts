@@ -180,6 +180,24 @@ describe("run({ dryRun: true }) on localhost", () => {
     await ds.close();
   });
 
+  it("dryRun anywhere but run() is refused before anything runs, never taken for a run arg", async () => {
+    const { opts } = dirs("where");
+    expect(() => new Dataset(double, { name: "where", skip: false, ...opts, dryRun: true } as never)).toThrow(
+      /dryRun.*option of the call itself, run\(\{ dryRun: true \}\)/,
+    );
+    const ds = new Dataset(double, { name: "where", skip: false, verbose: 0, ...opts });
+    expect(() => ds.appendRun({ x: 1 }, { dryRun: true } as never)).toThrow(InvalidArgumentError);
+    ds.appendRun({ x: 2 });
+    // Set by hand on the run args of the Dataset or of a runner: refused at run(), which submits nothing.
+    (ds.runArgs as Record<string, unknown>).dryRun = true;
+    await expect(ds.run()).rejects.toThrow(/dryRun/);
+    delete (ds.runArgs as Record<string, unknown>).dryRun;
+    (ds.runners[0].runArgs as Record<string, unknown>).dryRun = true;
+    await expect(ds.run()).rejects.toThrow(/runner-0.*dryRun/);
+    expect(ds.runners.map((r) => r.state)).toEqual(["created"]);
+    await ds.close();
+  });
+
   it("runners of another localDir: one submission each, in its own dry-run folder", async () => {
     const { tmp, opts } = dirs("split");
     const ds = new Dataset(double, { name: "split", skip: false, verbose: 0, ...opts });

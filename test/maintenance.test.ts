@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Dataset, type DatasetOptions, InvalidArgumentError, RunnerFailedError } from "../src/index.js";
-import { masterEnded } from "./helpers/processes.js";
+import { isRunning, masterEnded } from "./helpers/processes.js";
 import { tree } from "./helpers/tree.js";
 import { fromSource, SOURCES } from "./lifecycle/functions.js";
 
@@ -294,6 +294,35 @@ describe("maintenance operations", () => {
     const fresh = s.make();
     expect(fresh.restored).toBe(false);
     expect(fresh.runners).toEqual([]);
+  });
+
+  it("hardReset cancels the runners in flight first: no orphan keeps running", async () => {
+    const s = scene(SOURCES.long);
+    const ds = s.make({ skip: false });
+    ds.appendRuns([{ x: 1 }, { x: 2 }]);
+    await ds.run();
+    const pid = Number(/^pid:(\d+)$/.exec(ds.runners[0].jobId ?? "")?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    expect(isRunning(pid)).toBe(true);
+    await dry(s, ds, () => ds.hardReset({ dryRun: true }));
+    expect(s.messages).toContain("dry run: would cancel 2 runner(s) in flight first");
+    expect(isRunning(pid)).toBe(true);
+    await ds.hardReset();
+    await masterEnded(`pid:${pid}`);
+    expect(isRunning(pid)).toBe(false);
+    expect(existsSync(join(s.dirs.remoteDir, ds.folder))).toBe(false);
+  });
+
+  it("skip: false says that it deleted the earlier database", async () => {
+    const { s, ds } = await ranScene([1]);
+    await ds.close();
+    const again = s.make({ skip: false });
+    expect(again.restored).toBe(false);
+    expect(s.messages.some((m) => /^skip: false: the earlier database of .* was deleted/.test(m))).toBe(true);
+    await again.close();
+    const n = s.messages.length;
+    s.make({ skip: false }); // nothing was recorded in between: a fresh database is still deleted and said
+    expect(s.messages.slice(n).some((m) => m.startsWith("skip: false:"))).toBe(true);
   });
 
   it("dryRun must be a boolean, and a dry run before anything ran changes nothing either", async () => {

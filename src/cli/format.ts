@@ -274,7 +274,7 @@ export function renderResults(
       v instanceof RunnerFailedError
         ? paint.red(`error: ${truncate(v.message, 100)}`)
         : v === undefined
-          ? paint.dim("(no result)")
+          ? paint.dim(r.state === "satisfied" ? "(returned nothing)" : "(no result)")
           : inlineValue(v);
     return [r.name, stateColor(r.state, paint), shown];
   });

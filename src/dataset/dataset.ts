@@ -207,10 +207,16 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
       );
     }
     this.dbFile = resolve(dbDir, `${datasetFolder(name, this.identity)}.remoterun`);
-    const { store, state } = DatasetStore.open<DatasetMeta, StoredRunner>(this.dbFile, this.identity, {
-      fresh: own.skip === false,
-      validate: DATABASE_VALIDATOR,
-    });
+    const { store, state, deleted } = DatasetStore.open<DatasetMeta, StoredRunner>(
+      this.dbFile,
+      this.identity,
+      { fresh: own.skip === false, validate: DATABASE_VALIDATOR },
+    );
+    if (deleted)
+      this.log(
+        1,
+        `skip: false: the earlier database of ${name} (${basename(this.dbFile)}.json) was deleted with its runners and results; starting afresh`,
+      );
     this.store = store;
     this.runArgs = { ...defaultRunArgs(), ...runArgs };
     this.restored = state !== null;
@@ -1038,11 +1044,17 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
   }
 
   /**
-   * Delete everything: local and remote folders, every runner and the database itself. The Dataset
-   * object cannot be used afterwards.
+   * Delete everything: local and remote folders, every runner and the database itself. Runners in
+   * flight (as last known) are cancelled first, so that no orphan keeps running (or writes into a
+   * folder made anew). The Dataset object cannot be used afterwards.
    */
   async hardReset(options: DryRunOption = {}): Promise<void> {
     const dry = dryRunOf(options, "hardReset()");
+    const inFlight = this._runners.filter((r) => r.state === "transferred" || isInFlightState(r.state));
+    if (inFlight.length) {
+      if (dry) this.logger(`dry run: would cancel ${inFlight.length} runner(s) in flight first`);
+      else await this.cancelNow();
+    }
     this.wipeLocal(options);
     await this.wipeRemote(options);
     if (dry) {

@@ -14,6 +14,15 @@ export function validateRunArgs(args: Record<string, unknown>, where: string): v
   if (args === null || typeof args !== "object" || Array.isArray(args)) {
     throw new InvalidArgumentError(where, args, "an object of run args");
   }
+  // An option of a call, never a run arg: kept as one it would do nothing, and a run meant as a
+  // dry run would submit.
+  if ("dryRun" in args) {
+    throw new InvalidArgumentError(
+      `${where}.dryRun`,
+      args.dryRun,
+      "no dryRun here: it is an option of the call itself, run({ dryRun: true }), not a run arg",
+    );
+  }
   for (const key of BOOLEAN_KEYS) {
     if (key in args && args[key] !== undefined && typeof args[key] !== "boolean") {
       throw new InvalidArgumentError(`${where}.${key}`, args[key], "a boolean");

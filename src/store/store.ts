@@ -134,7 +134,7 @@ export class DatasetStore<Meta, Rec extends Indexed> {
     base: string,
     identity: string,
     options: { fresh: boolean; validate?: StoreValidator },
-  ): { store: DatasetStore<Meta, Rec>; state: DbState<Meta, Rec> | null } {
+  ): { store: DatasetStore<Meta, Rec>; state: DbState<Meta, Rec> | null; deleted: boolean } {
     const store = new DatasetStore<Meta, Rec>(base, identity, options.validate);
     store.lock.acquire();
     try {
@@ -142,8 +142,10 @@ export class DatasetStore<Meta, Rec extends Indexed> {
       openStores.set(base, store as unknown as DatasetStore<unknown, Indexed>);
       store.removeLeftovers();
       let state: DbState<Meta, Rec> | null = null;
+      let deleted = false;
       if (options.fresh) {
         const head = store.checkIdentityIfPresent();
+        deleted = head !== null;
         // Generations keep growing, so a reader that read the old snapshot never pairs it with the
         // new journal.
         store.generation = head?.generation ?? 0;
@@ -152,7 +154,7 @@ export class DatasetStore<Meta, Rec extends Indexed> {
       } else {
         state = store.load(true);
       }
-      return { store, state };
+      return { store, state, deleted };
     } catch (e) {
       store.lock.release();
       openStores.delete(base);

@@ -21,7 +21,7 @@ export function registerResults(program: Command, act: Act): void {
   )
     .option(
       "--json",
-      'a JSON array: { "runner", "state", "args", "result" } per runner ("error" instead for failures; neither before it finished)',
+      'a JSON array: { "runner", "state", "args", "result" } per runner ("error" instead for failures; neither before it finished; null for a function that returned nothing)',
     )
     .option(
       "--csv",
@@ -35,7 +35,8 @@ export function registerResults(program: Command, act: Act): void {
 export function resultRow(r: Runner): ResultRow {
   const row: ResultRow = { runner: r.name, state: r.state, args: jsonSafe(r.args) };
   if (r.error !== undefined) row.error = r.error.message;
-  else if (r.result !== undefined) row.result = jsonResult(r.result);
+  // A function that returns nothing succeeded all the same: its result is null here.
+  else if (r.state === "satisfied") row.result = r.result === undefined ? null : jsonResult(r.result);
   return row;
 }
 
@@ -55,7 +56,7 @@ async function results(ctx: Ctx, db: string | undefined, opts: ResultsOptions): 
   } else for (const line of renderResults(runners, ctx.out)) ctx.print(line);
   // Each failure is in the output above, once: stderr only says how many.
   const failed = runners.filter((r) => r.error !== undefined).length;
-  const missing = runners.filter((r) => r.result === undefined).length;
+  const missing = runners.filter((r) => r.error === undefined && r.state !== "satisfied").length;
   if (failed || missing) {
     const parts = [
       ...(failed ? [`${failed} of ${runners.length} runner(s) failed (remoterun errors lists them)`] : []),
