@@ -148,7 +148,7 @@ describe("remoterun doctor", () => {
       expect(r.code).toBe(4);
       const d = JSON.parse(r.stdout) as Diagnosis;
       expect(check(d, "disk")).toMatchObject({ status: "fail" });
-      expect(check(d, "disk").summary).toMatch(/no space left: \d+ KiB free of 64 KiB/);
+      expect(check(d, "disk").summary).toMatch(/too little space to run: \d+ KiB free of 64 KiB/);
       expect(check(d, "remote-dir").status).toBe("ok");
     } finally {
       execFileSync("umount", [tiny]);
@@ -182,6 +182,15 @@ describe("remoterun doctor", () => {
     const d = JSON.parse(r.stdout) as Diagnosis;
     expect(d.host).toBe(`${bed.server.user}@${bed.server.host}:${bed.server.port}`);
     expect(check(d, "remote-dir").summary).toContain(dirs.remoteDir);
+  });
+
+  it("localhost is this machine without ssh, as connect(\"localhost\")", async () => {
+    const r = await cli(["doctor", "localhost", "--remote-dir", work, "--json"]);
+    expect(r.code).toBe(0);
+    const d = JSON.parse(r.stdout) as Diagnosis;
+    expect(d.host).toBe("localhost");
+    expect(check(d, "connection").status).toBe("ok");
+    expect(r.stdout).not.toMatch(/port 22/);
   });
 
   it("bad input is a usage error", async () => {

@@ -5,6 +5,8 @@
  * locally. Locally, and over a real sshd with both transports (rsync, tar); function and script
  * Datasets. The Slurm case is test/output-files-slurm.test.ts.
  */
+
+import { execFileSync } from "node:child_process";
 import {
   existsSync,
   lstatSync,
@@ -12,6 +14,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -338,4 +341,103 @@ describe("output files over SSH", () => {
       await ds.close();
     });
   }
+});
+
+/** Writes an output file and links beside it: to a file outside the folder, and to a folder. */
+const LINKS = `#!/bin/bash
+mkdir -p out
+printf 'own %s' #x# > out/own.txt
+ln -s /etc/hostname out/outside
+ln -s .. out/up
+echo ok #x#
+`;
+
+describe("links, owners and leftovers", () => {
+  const cases: [string, () => { connection: Connection; dirs: ReturnType<typeof sshd.dirs> }][] = [
+    [
+      "local",
+      () => {
+        const dir = join(root, `links-${++seq}`);
+        return {
+          connection: new LocalConnection(),
+          dirs: { dbDir: dir, localDir: join(dir, "local"), remoteDir: join(dir, "remote") },
+        };
+      },
+    ],
+    [
+      "rsync",
+      () => ({ connection: sshd.ssh({ transport: "rsync" }), dirs: sshd.dirs(`links-rsync-${++seq}`) }),
+    ],
+    ["scp", () => ({ connection: sshd.ssh({ transport: "scp" }), dirs: sshd.dirs(`links-scp-${++seq}`) })],
+  ];
+  for (const [label, make] of cases) {
+    it(`${label}: a link comes back as a link (its target never read), files owned by this user; stale pull folders go`, async () => {
+      const { connection, dirs } = make();
+      const ds = new Dataset(undefined, {
+        script: LINKS,
+        name: "links",
+        skip: false,
+        verbose: 0,
+        connection,
+        ...dirs,
+        runDir: "{name}",
+        extraFilesRecv: ["out"],
+      });
+      ds.appendRuns([{ x: 1 }, { x: 2 }]);
+      await ds.run();
+      await ds.wait(wait);
+      // A pull folder left by a process killed mid-fetch.
+      const stale = join(dirs.localDir, ds.folder, ".fetch-0123456789ab");
+      mkdirSync(join(stale, "runner-0"), { recursive: true });
+      writeFileSync(join(stale, "runner-0", "big.part"), "x".repeat(1000));
+      expect(await ds.fetchResults()).toEqual(["ok 1", "ok 2"]);
+      expect(existsSync(stale)).toBe(false);
+      for (const x of [1, 2]) {
+        const out = join(dirs.localDir, `runner-${x - 1}`, "out");
+        expect(readFileSync(join(out, "own.txt"), "utf8")).toBe(`own ${x}`);
+        expect(lstatSync(join(out, "own.txt")).uid).toBe(process.getuid!());
+        expect(lstatSync(join(out, "outside")).isSymbolicLink()).toBe(true);
+        expect(readlinkSync(join(out, "outside"))).toBe("/etc/hostname");
+        expect(lstatSync(join(out, "up")).isSymbolicLink()).toBe(true);
+        expect(readlinkSync(join(out, "up"))).toBe("..");
+      }
+      await ds.close();
+    });
+  }
+
+  it("a fetch cut short (the local disk full) leaves the runners unfetched: the next one brings results and files", async () => {
+    const dir = join(root, `full-${++seq}`);
+    const localDir = join(dir, "local");
+    mkdirSync(localDir, { recursive: true });
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", localDir]);
+    try {
+      const ds = new Dataset(undefined, {
+        script: "head -c 900k /dev/zero > big.bin\necho small #x# > small.txt\necho done #x#\n",
+        name: "full",
+        skip: false,
+        verbose: 0,
+        dbDir: dir,
+        localDir,
+        remoteDir: join(dir, "remote"),
+        runDir: "{name}",
+        extraFilesRecv: ["small.txt", "big.bin"],
+      });
+      ds.appendRuns([{ x: 1 }, { x: 2 }, { x: 3 }]);
+      await ds.run();
+      await ds.wait(wait);
+      await expect(ds.fetchResults()).rejects.toThrow(/no space left/);
+      expect(ds.runners.map((r) => r.state)).toEqual(["completed", "completed", "completed"]);
+      expect(ds.results).toEqual([undefined, undefined, undefined]);
+      execFileSync("mount", ["-o", "remount,size=16m", localDir]);
+      expect(await ds.fetchResults()).toEqual(["done 1", "done 2", "done 3"]);
+      for (const x of [1, 2, 3]) {
+        const mine = join(localDir, `runner-${x - 1}`);
+        expect(readFileSync(join(mine, "small.txt"), "utf8")).toBe(`small ${x}\n`);
+        expect(lstatSync(join(mine, "big.bin")).size).toBe(900 * 1024);
+      }
+      await ds.close();
+    } finally {
+      execFileSync("umount", [localDir]);
+    }
+  });
 });

@@ -20,7 +20,7 @@ export type CauseKind =
   /** No route to the host, network unreachable. */
   | "unreachable"
   | "timeout"
-  /** The remote disk (or the user's quota) is full. */
+  /** The disk written to (remote when sending, local when fetching) or the user's quota is full. */
   | "no-space"
   | "read-only"
   /** A folder or file may not be created, written or read (remoteDir, say). */
@@ -38,7 +38,7 @@ export interface Cause {
   kind: CauseKind;
   /** The line of output, as printed (trimmed). */
   line: string;
-  /** A short phrase for the kind, e.g. "no space left on the remote disk". */
+  /** A short phrase for the kind, e.g. "connection refused". */
   summary: string;
   /** What to do about it. */
   advice: string;
@@ -100,8 +100,9 @@ const RULES: readonly Rule[] = [
   {
     kind: "no-space",
     re: /No space left on device|Disk quota exceeded|Wrote only \d+ of \d+ bytes/,
-    summary: "no space left on the remote disk (or quota exceeded)",
-    advice: "free space in remoteDir (check with df and quota), or choose a remoteDir on another file system",
+    summary: "no space left on the disk written to (or quota exceeded)",
+    advice:
+      "free space where the files go (remoteDir when sending and running, localDir when fetching; check with df and quota), or choose a folder on another file system",
   },
   {
     kind: "read-only",

@@ -282,7 +282,7 @@ function diskCheck(df: string | undefined, base: string): Check {
     return {
       name: "disk",
       status: "fail",
-      summary: `no space left: ${text}`,
+      summary: `too little space to run: ${text}`,
       advice: "free space there (check df and quota) or choose a remoteDir on another file system",
     };
   if (free < WARN_KIB)

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFile, mkdir, rename, rm } from "node:fs/promises";
+import { copyFile, mkdir, readlink, rename, rm, symlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { CommandError, TransferError } from "../shared/errors.js";
 import { forEachLimited } from "../shared/limit.js";
@@ -55,7 +55,7 @@ export class LocalConnection implements Connection {
   async pull(remoteRoot: string, localRoot: string, files: readonly string[]): Promise<void> {
     checkRelativeFiles(files);
     this.stats.pulls++;
-    await copyAll(remoteRoot, localRoot, files, "pull", true);
+    await copyAll(remoteRoot, localRoot, files, "pull", true, true);
   }
 
   async testConnection(): Promise<ConnectionReport> {
@@ -82,6 +82,7 @@ async function copyAll(
   files: readonly string[],
   direction: "push" | "pull",
   skipMissing: boolean,
+  pullLinks = false,
 ): Promise<void> {
   const made = new Set<string>();
   const from = resolve(fromRoot);
@@ -98,7 +99,10 @@ async function copyAll(
       // earlier submission still going) sees the old contents or the new, never a half-written file.
       const part = `${dest}.part-${randomBytes(6).toString("hex")}`;
       try {
-        await copyFile(join(from, f), part);
+        // Pulled, a symbolic link stays a link (as rsync and tar bring it): its target is never read.
+        const link = pullLinks ? await readlink(join(from, f)).catch(() => undefined) : undefined;
+        if (link !== undefined) await symlink(link, part);
+        else await copyFile(join(from, f), part);
         await rename(part, dest);
       } catch (e) {
         await rm(part, { force: true });

@@ -74,7 +74,7 @@ export const scpTransport: Transport = {
         sshOut = c.stdout!.pipe(afterMarker(TAR_MARKER));
       },
     });
-    const tar = ctx.run("tar", ["-C", localRoot, "-xf", "-"], {
+    const tar = ctx.run("tar", ["--no-same-owner", "-C", localRoot, "-xf", "-"], {
       inputStream: sshOut,
       timeoutMs: ctx.timeoutMs,
     });

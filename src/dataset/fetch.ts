@@ -34,7 +34,6 @@ export async function fetchFinished<Args extends object, Result>(
   ds: DatasetInternals<Args, Result>,
 ): Promise<void> {
   await refresh(ds);
-  const folder = ds.folder;
   const todo = ds.runners.filter(
     (r) =>
       (r.state === "completed" && r.resultText === undefined) ||
@@ -49,6 +48,23 @@ export async function fetchFinished<Args extends object, Result>(
     groups.get(key)!.runners.push(r);
   }
   if (groups.size === 0) return;
+  // A fetch that fails part-way (a transfer cut, a full local disk) leaves these runners as they were,
+  // so that the next fetch brings their results and output files again instead of taking them as done.
+  const undo = todo.map(fetchMemo);
+  try {
+    await fetchGroups(ds, todo, groups);
+  } catch (e) {
+    for (const u of undo) u();
+    throw e;
+  }
+}
+
+async function fetchGroups<Args extends object, Result>(
+  ds: DatasetInternals<Args, Result>,
+  todo: Runner<Args, Result>[],
+  groups: Map<string, { p: Placement; runners: Runner<Args, Result>[] }>,
+): Promise<void> {
+  const folder = ds.folder;
   // The output files of every runner concerned are listed by the same command as the results.
   const items = recvItems([...groups.values()], ds.placements, ds.name);
   const listing = items.length
@@ -235,6 +251,14 @@ class Outputs<R extends { name: string; state: string }> {
     if (this.problems.length)
       ds.log(1, `output file(s) fetched but not put in place: ${this.problems.slice(0, 5).join("; ")}`);
   }
+}
+
+/** What a fetch changes on a runner, as it is now: the returned function puts it back. */
+function fetchMemo<Args extends object, Result>(r: Runner<Args, Result>): () => void {
+  const { state, stateTime, result, resultText, errorText, stdout, stderr } = r;
+  return () => {
+    Object.assign(r, { state, stateTime, result, resultText, errorText, stdout, stderr });
+  };
 }
 
 /** Before a resubmission, move the fetched result aside locally and forget it in memory. */

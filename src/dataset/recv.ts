@@ -6,6 +6,7 @@
  * for and every output file; they land under `<localDir>/<runner name>/`, keeping their paths.
  */
 import { randomBytes } from "node:crypto";
+import { readdirSync, rmSync } from "node:fs";
 import { chmod, copyFile, lstat, mkdir, readlink, rename, rm, symlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { expandRunDir } from "../runargs/index.js";
@@ -161,7 +162,15 @@ export class PullPlan {
     readonly localRoot: string,
     readonly folder: string,
   ) {
-    this.into = resolve(localRoot, folder, `.fetch-${randomBytes(6).toString("hex")}`);
+    const dir = resolve(localRoot, folder);
+    // Pull folders left by a process killed mid-fetch: the Dataset is this process's now (its lock),
+    // and its fetches run one at a time, so none of them is in use.
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir).filter((n) => n.startsWith(".fetch-"));
+    } catch {}
+    for (const n of names) rmSync(join(dir, n), { recursive: true, force: true });
+    this.into = join(dir, `.fetch-${randomBytes(6).toString("hex")}`);
   }
 
   /** Fetch `remote` (relative to remoteRoot) to `local` (relative to localRoot). */

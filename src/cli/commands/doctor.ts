@@ -81,6 +81,10 @@ async function doctor(ctx: Ctx, target: string | undefined, opts: DoctorOptions)
     connection = ds.connection;
     if (remoteDir === undefined && typeof ds.runArgs.remoteDir === "string") remoteDir = ds.runArgs.remoteDir;
     done = () => ds.close();
+  } else if (target === "localhost") {
+    // As connect("localhost"): this machine, without ssh (user@localhost reaches it over ssh).
+    connection = connect("localhost");
+    done = () => connection.close();
   } else {
     const port = opts.port === undefined ? undefined : Number(opts.port);
     if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) {
