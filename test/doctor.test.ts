@@ -184,7 +184,7 @@ describe("remoterun doctor", () => {
     expect(check(d, "remote-dir").summary).toContain(dirs.remoteDir);
   });
 
-  it("localhost is this machine without ssh, as connect(\"localhost\")", async () => {
+  it('localhost is this machine without ssh, as connect("localhost")', async () => {
     const r = await cli(["doctor", "localhost", "--remote-dir", work, "--json"]);
     expect(r.code).toBe(0);
     const d = JSON.parse(r.stdout) as Diagnosis;
