@@ -242,6 +242,40 @@ describe("output files on the local connection", () => {
     expect(existsSync(join(dir, "local", "runner-0"))).toBe(false);
     await ds.close();
   });
+
+  it("runners with output files that share a folder are told, once, to take one each", async () => {
+    const { dir } = folders("shared");
+    const logs: string[] = [];
+    const make = (runDir: string | undefined) =>
+      new Dataset(undefined, {
+        script: SCRIPT,
+        name: `shared${runDir ? "own" : ""}`,
+        skip: false,
+        verbose: 1,
+        logger: (m) => logs.push(m),
+        dbDir: dir,
+        localDir: join(dir, "local"),
+        remoteDir: join(dir, "remote"),
+        ...(runDir ? { runDir } : {}),
+        extraFilesRecv: ["out/T1.txt"],
+      });
+    const ds = make(undefined);
+    ds.appendRuns([{ x: 1 }, { x: 2 }]);
+    await ds.run();
+    await ds.run({ force: true });
+    const said = logs.filter((l) => l.includes("work in the same folder"));
+    expect(said).toEqual([
+      '2 runners with extraFilesRecv work in the same folder (remoteDir): output files of the same name overwrite each other there; give each runner its own folder, e.g. runDir: "{name}"',
+    ]);
+    await ds.wait(wait);
+    await ds.close();
+    const own = make("{name}");
+    own.appendRuns([{ x: 1 }, { x: 2 }]);
+    await own.run();
+    expect(logs.filter((l) => l.includes("work in the same folder"))).toHaveLength(1);
+    await own.wait(wait);
+    await own.close();
+  });
 });
 
 describe("checks", () => {

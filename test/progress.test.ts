@@ -159,6 +159,19 @@ describe("progress while waiting", () => {
     expect(r.out).toContain("all 6 runner(s) succeeded");
   }, 60_000);
 
+  it("remoterun wait interrupted (SIGINT) on a terminal: the live line ends with a newline", async () => {
+    const s = await submitted("cliInt", staggered(3, 20_000));
+    const r = await underPty(
+      ["timeout", "-s", "INT", "3", process.execPath, MAIN, "wait", "--interval", "0.2"],
+      s.dir,
+    );
+    expect(r.out).toContain(s.name);
+    expect(r.out).toMatch(/0\/3/);
+    // The last thing written is the newline after the live line (a pty turns it into CR LF).
+    expect(r.out).toMatch(/\r?\n$/);
+    expect(r.code).toBe(124); // timeout's code for a command it signalled
+  }, 60_000);
+
   it("remoterun wait piped: a plain line per change; --no-progress: none", async () => {
     const [a, b] = await Promise.all([
       submitted("cliPipe", staggered(4, 300)),

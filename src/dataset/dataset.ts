@@ -66,6 +66,7 @@ import {
   sameSettings,
   storedDataset,
 } from "./records.js";
+import { sharedOutputFolders } from "./recv.js";
 import { checkScriptArgs, parseScript, resultOption, type ScriptResult } from "./script.js";
 import { driverSerializer, type SerializerName } from "./serializer.js";
 import type { MasterLiveness } from "./status.js";
@@ -134,6 +135,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
   private readonly runArgNames: ReadonlySet<string>;
   /** Run args already named as unused, so that each is named once. */
   private readonly warnedUnused = new Set<string>();
+  private warnedSharedOutputs = false;
   /** The hints `results`/`errors` gave already (runners in flight, results not fetched). */
   private readonly hinted = new Set<"running" | "unfetched">();
 
@@ -627,6 +629,7 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
           `${skipped.length} runner(s) skipped (already submitted, finished or failed; use force to resubmit)`,
         );
       this.warnUnusedRunArgs(submit);
+      this.warnSharedOutputs(submit);
       if (dry) return await this.dryRun(submit, skipped);
       if (submit.length === 0) {
         this.log(1, "no runners to submit");
@@ -651,6 +654,19 @@ export class Dataset<Args extends object = Record<string, unknown>, Result = unk
       for (const line of dryRunSummary(this.name, dryRun, skipped.length, this.verbosity >= 2))
         this.logger(line);
     return { submitted: [], skipped, dryRun };
+  }
+
+  /** Say once (verbose >= 1) when runners with output files share a folder on the far side. */
+  private warnSharedOutputs(runners: readonly Runner<Args, Result>[]): void {
+    if (this.verbosity < 1 || this.warnedSharedOutputs) return;
+    const shared = sharedOutputFolders(runners, this.name);
+    if (shared.length === 0) return;
+    this.warnedSharedOutputs = true;
+    const [dir, n] = shared[0];
+    this.log(
+      1,
+      `${n} runners with extraFilesRecv work in the same folder (${dir === "." ? "remoteDir" : `runDir ${dir}`}): output files of the same name overwrite each other there; give each runner its own folder, e.g. runDir: "{name}"`,
+    );
   }
 
   /**

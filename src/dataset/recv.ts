@@ -29,6 +29,25 @@ export function runDirOf(
   });
 }
 
+/**
+ * The folders (relative to remoteDir) that several of these runners with output files work in:
+ * files of the same name written there overwrite each other before they come back. Each with how
+ * many runners share it.
+ */
+export function sharedOutputFolders(
+  runners: readonly { name: string; index: number; derivedRunArgs: Record<string, unknown> }[],
+  dataset: string,
+): [string, number][] {
+  const count = new Map<string, number>();
+  for (const r of runners) {
+    const recv = r.derivedRunArgs.extraFilesRecv as string[] | undefined;
+    if (!recv?.length) continue;
+    const key = `${String(r.derivedRunArgs.remoteDir ?? "")}\0${runDirOf(r, dataset) ?? "."}`;
+    count.set(key, (count.get(key) ?? 0) + 1);
+  }
+  return [...count].filter(([, n]) => n > 1).map(([k, n]) => [k.split("\0")[1], n]);
+}
+
 /** What a submission records of a runner for its output files: where it works, what comes back. */
 export function outputPlacement(
   r: { name: string; index: number; derivedRunArgs: Record<string, unknown> },

@@ -30,6 +30,12 @@ export function registerWait(program: Command, act: Act): void {
 
 async function wait(ctx: Ctx, db: string | undefined, opts: WaitOptions): Promise<ExitCode> {
   const ds = ctx.open(db);
+  // Interrupted, the live line ends with a newline so that the shell's prompt starts below it.
+  const onInt = () => {
+    if (opts.progress && ctx.io.stderr.isTTY) ctx.io.stderr.write("\n");
+    process.exit(130);
+  };
+  process.once("SIGINT", onInt);
   try {
     await ds.wait({
       interval: opts.interval,
@@ -37,6 +43,7 @@ async function wait(ctx: Ctx, db: string | undefined, opts: WaitOptions): Promis
       ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
     });
   } finally {
+    process.off("SIGINT", onInt);
     await ds.close();
   }
   return reportOutcome(ctx, ds.runners);
