@@ -58,6 +58,10 @@ describe("remoterun init", () => {
     expect(twice.code).toBe(2);
     expect(twice.stderr).toContain("exist(s) already");
     expect((await cli(["init", proj, "--force"], root)).code).toBe(0);
+    // A folder that cannot be made (under a file): a usage error naming it, not an internal one.
+    const under = await cli(["init", join(proj, "run.mjs", "x")], root);
+    expect(under.code).toBe(2);
+    expect(under.stderr).toContain("cannot write the example into");
   }, 60_000);
 
   it("imports remoterun by its package name when the project has it installed", async () => {

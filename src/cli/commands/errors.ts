@@ -42,7 +42,13 @@ async function errors(ctx: Ctx, db: string | undefined, opts: ErrorsOptions): Pr
       ),
     );
   } else if (failed.length === 0) {
-    ctx.print(ctx.out.dim(`no failed runner among ${view.runners.length}`));
+    const finished = new Set(["completed", "satisfied"]);
+    const open = view.runners.filter((r) => !finished.has(r.state)).length;
+    ctx.print(
+      ctx.out.dim(
+        `no failed runner among ${view.runners.length}${open ? ` (${open} not finished yet: remoterun status)` : ""}`,
+      ),
+    );
   } else {
     const width = ctx.isTTY ? Math.max(30, (ctx.io.stdout.columns || 80) - 45) : 200;
     const rows = failed.map((r) => [

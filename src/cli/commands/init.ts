@@ -138,8 +138,12 @@ async function init(ctx: Ctx, folder: string | undefined, opts: InitOptions): Pr
       `${there.join(", ")} exist(s) already: choose another folder, or --force to overwrite`,
     );
   }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  for (const [f, text] of files) writeFileSync(join(dir, f), text, { mode: 0o600 });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const [f, text] of files) writeFileSync(join(dir, f), text, { mode: 0o600 });
+  } catch (e) {
+    throw new UsageError(`cannot write the example into ${dir}: ${(e as Error).message}`);
+  }
   const where = dir === ctx.cwd ? "." : shown(dir, ctx.cwd);
   ctx.print(`wrote ${files.map(([f]) => join(where, f)).join(" and ")}`);
   ctx.print(
