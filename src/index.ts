@@ -52,6 +52,7 @@ export {
   SshConnection,
   type SshConnectionOptions,
 } from "./connection/index.js";
+export { dryRunSummary } from "./dataset/dryrun.js";
 export type { Fn } from "./dataset/function.js";
 export type {
   AppendOptions,
@@ -67,6 +68,15 @@ export type {
 } from "./dataset/index.js";
 export { Dataset } from "./dataset/index.js";
 export type { AppendOwnOptions, DatasetOwnOptions, Logger } from "./dataset/options.js";
+export {
+  countStates,
+  etaText,
+  type ProgressStream,
+  ProgressTracker,
+  paceText,
+  type RunnerView,
+  rateText,
+} from "./dataset/progress.js";
 export type { InspectedDatabase } from "./dataset/records.js";
 export type { ResultFormat, ScriptResult } from "./dataset/script.js";
 export type { DryRunOption } from "./dataset/validate.js";

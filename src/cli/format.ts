@@ -1,5 +1,6 @@
 /** Pure formatting for the CLI: counts per state, progress bars, tables, JSON-safe values. */
 import {
+  countStates,
   isFinishedState as isFinished,
   isInFlightState as isInFlight,
   RUNNER_STATES,
@@ -7,6 +8,8 @@ import {
   type RunnerState,
 } from "../index.js";
 import { put } from "../remote/codec.mjs";
+
+export { countStates };
 
 /** The colour functions the formatters use (picocolors' shape; identity functions when off). */
 export interface Paint {
@@ -74,17 +77,6 @@ export function summarize(dataset: string, database: string, runners: readonly R
     counts: countStates(rows.map((r) => r.state)),
     runners: rows,
   };
-}
-
-/** Counts per state, in lifecycle order, states with no runner left out. */
-export function countStates(states: readonly string[]): Record<string, number> {
-  const n = new Map<string, number>();
-  for (const s of states) n.set(s, (n.get(s) ?? 0) + 1);
-  const known = new Set<string>(STATE_ORDER);
-  const order = [...STATE_ORDER, ...[...n.keys()].filter((s) => !known.has(s)).sort()];
-  const out: Record<string, number> = {};
-  for (const s of order) if (n.has(s)) out[s] = n.get(s)!;
-  return out;
 }
 
 export function stateColor(state: string, paint: Paint): string {

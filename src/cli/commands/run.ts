@@ -1,6 +1,6 @@
 /** `remoterun run`: submit the runners that should run under the skip/force rules. */
 import type { Command } from "commander";
-import { dryRunSummary } from "../../dataset/dryrun.js";
+import { dryRunSummary } from "../../index.js";
 import type { Ctx } from "../context.js";
 import { EXIT, type ExitCode, UsageError } from "../exit-codes.js";
 import { type Act, dbCommand } from "./types.js";

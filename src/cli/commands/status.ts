@@ -1,8 +1,15 @@
 /** `remoterun status`: counts per state, a progress bar and a table of runners; live with --watch. */
 import { clearScreenDown, cursorTo, moveCursor } from "node:readline";
 import type { Command } from "commander";
-import { etaText, ProgressTracker, paceText, rateText } from "../../dataset/progress.js";
-import { Dataset, DatasetLockedError, holdLocksBriefly } from "../../index.js";
+import {
+  Dataset,
+  DatasetLockedError,
+  etaText,
+  holdLocksBriefly,
+  ProgressTracker,
+  paceText,
+  rateText,
+} from "../../index.js";
 import type { Ctx } from "../context.js";
 import { sleep } from "../context.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";
