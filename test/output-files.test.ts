@@ -475,3 +475,65 @@ describe("links, owners and leftovers", () => {
     }
   });
 });
+
+/** A runner's folder with what cannot come back: a FIFO, a file and a folder it may not read. */
+const HOSTILE = `#!/bin/bash
+mkdir -p out/closed
+printf 'ok %s' #x# > out/ok.txt
+mkfifo out/fifo
+echo secret > out/secret && chmod 000 out/secret
+chmod 000 out/closed
+echo ok #x#
+`;
+
+describe("what cannot come back does not block the rest", () => {
+  const cases: [string, () => { connection: Connection; dirs: ReturnType<typeof sshd.dirs> }][] = [
+    [
+      "local",
+      () => {
+        const dir = join(root, `hostile-${++seq}`);
+        return {
+          connection: new LocalConnection(),
+          dirs: { dbDir: dir, localDir: join(dir, "local"), remoteDir: join(dir, "remote") },
+        };
+      },
+    ],
+    [
+      "rsync",
+      () => ({ connection: sshd.ssh({ transport: "rsync" }), dirs: sshd.dirs(`hostile-rsync-${++seq}`) }),
+    ],
+    ["scp", () => ({ connection: sshd.ssh({ transport: "scp" }), dirs: sshd.dirs(`hostile-scp-${++seq}`) })],
+  ];
+  for (const [label, make] of cases) {
+    it(`${label}: a FIFO and unreadable files are named, every result and readable file arrives`, async () => {
+      const { connection, dirs } = make();
+      const logs: string[] = [];
+      const ds = new Dataset(undefined, {
+        script: HOSTILE,
+        name: "hostile",
+        skip: false,
+        verbose: 1,
+        logger: (m) => logs.push(m),
+        connection,
+        ...dirs,
+        runDir: "{name}",
+        extraFilesRecv: ["out"],
+      });
+      ds.appendRuns([{ x: 1 }, { x: 2 }]);
+      await ds.run();
+      await ds.wait({ ...wait, progress: false });
+      expect(await ds.fetchResults()).toEqual(["ok 1", "ok 2"]);
+      for (const x of [1, 2]) {
+        const out = join(dirs.localDir, `runner-${x - 1}`, "out");
+        expect(readFileSync(join(out, "ok.txt"), "utf8")).toBe(`ok ${x}`);
+        expect(existsSync(join(out, "fifo"))).toBe(false);
+      }
+      const said = logs.find((l) => l.startsWith("output file(s) found but not brought back"));
+      expect(said).toContain("runner-0: ");
+      expect(said).toContain("out/fifo");
+      // The ssh user is not root: what it may not read is named too (root reads everything).
+      if (label !== "local") expect(said).toMatch(/out\/secret.*out\/closed|out\/closed.*out\/secret/);
+      await ds.close();
+    });
+  }
+});

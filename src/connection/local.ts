@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFile, mkdir, readlink, rename, rm, symlink } from "node:fs/promises";
+import { copyFile, lstat, mkdir, readlink, rename, rm, symlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { CommandError, TransferError } from "../shared/errors.js";
 import { forEachLimited } from "../shared/limit.js";
@@ -88,6 +88,11 @@ async function copyAll(
   const from = resolve(fromRoot);
   const to = resolve(toRoot);
   await forEachLimited(files, 16, async (f) => {
+    if (pullLinks) {
+      // Pulled: a FIFO, socket or device is never opened (reading a FIFO would wait forever).
+      const st = await lstat(join(from, f)).catch(() => undefined);
+      if (st && !st.isFile() && !st.isSymbolicLink()) return;
+    }
     const dest = join(to, f);
     const dir = dirname(dest);
     if (!made.has(dir)) {

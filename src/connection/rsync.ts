@@ -77,8 +77,9 @@ export const rsyncTransport: Transport = {
         `${localRoot.replace(/\/*$/, "")}/`,
       ];
       const r = await ctx.run("rsync", args, { timeoutMs: ctx.timeoutMs });
-      // A missing remote root means every file is missing: nothing to pull, not an error.
-      if (r.exitCode !== 0 && !missingRoot(r.stderr)) {
+      // A missing remote root means every file is missing: nothing to pull, not an error; so are
+      // files that vanished since they were listed (rsync's exit code 24).
+      if (r.exitCode !== 0 && r.exitCode !== 24 && !missingRoot(r.stderr)) {
         throw transferFailure("pull", "rsync", ctx.label, r);
       }
     });

@@ -3,12 +3,13 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseRecord, type WireRecord } from "../remote/wire.mjs";
 import type { Runner } from "../runner/index.js";
-import { RunnerFailedError } from "../shared/errors.js";
+import { RunnerFailedError, TransferError } from "../shared/errors.js";
 import { forEachLimited } from "../shared/limit.js";
 import type { DatasetInternals } from "./internals.js";
 import { errorFile, resultFile } from "./layout.js";
 import type { Placement } from "./records.js";
 import {
+  type Listed,
   missingMessage,
   outputLocal,
   outputRemote,
@@ -203,7 +204,7 @@ async function pullOnce<Args extends object, Result>(
 
 /** The output files listed for the runners of one fetch, and what to say about them. */
 class Outputs<R extends { name: string; state: string }> {
-  private files = new Map<number, { found: string[]; missing: string[] }>();
+  private files = new Map<number, Listed>();
   private readonly byRunner: Map<R, { item: RecvItem<R>; i: number }>;
   /** Files fetched that could not be put in place, one line each. */
   readonly problems: string[] = [];
@@ -213,7 +214,7 @@ class Outputs<R extends { name: string; state: string }> {
     this.byRunner = new Map(items.map((item, i) => [item.runner, { item, i }]));
   }
 
-  listed(files: Map<number, { found: string[]; missing: string[] }>): void {
+  listed(files: Map<number, Listed>): void {
     this.files = files;
   }
 
@@ -248,6 +249,17 @@ class Outputs<R extends { name: string; state: string }> {
     }
     const line = missingMessage(missing);
     if (line) ds.log(1, line);
+    const unreadable: { runner: string; dir: string; paths: string[] }[] = [];
+    for (const r of this.planned) {
+      const at = this.byRunner.get(r)!;
+      const paths = this.files.get(at.i)?.unreadable ?? [];
+      if (paths.length) unreadable.push({ runner: r.name, dir: at.item.dir, paths });
+    }
+    const skipped = missingMessage(
+      unreadable,
+      "output file(s) found but not brought back (not a regular file or link, or not readable)",
+    );
+    if (skipped) ds.log(1, skipped);
     if (this.problems.length)
       ds.log(1, `output file(s) fetched but not put in place: ${this.problems.slice(0, 5).join("; ")}`);
   }
@@ -366,6 +378,17 @@ function fetchedFile(r: { state: string; name: string }): string {
 /** Write many small files with bounded parallelism (thousands of results come back at once). */
 async function writeFilesParallel(dir: string, files: [string, string][]): Promise<void> {
   if (files.length === 0) return;
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await forEachLimited(files, 16, ([file, text]) => writeFile(file, text, { mode: 0o600 }));
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await forEachLimited(files, 16, ([file, text]) => writeFile(file, text, { mode: 0o600 }));
+  } catch (e) {
+    // The local copies are part of bringing results home: a full disk is a failed pull, typed.
+    const err = e as NodeJS.ErrnoException;
+    const full = err.code === "ENOSPC" || err.code === "EDQUOT";
+    throw new TransferError("pull", `${full ? "no space left on the local disk: " : ""}${err.message}`, "", {
+      cause: err,
+      causeLine: err.message,
+      kind: full ? "no-space" : err.code === "EACCES" || err.code === "EPERM" ? "permission" : "unknown",
+    });
+  }
 }

@@ -108,12 +108,15 @@ export function recvListingScript(items: { root: string; dir: string; patterns: 
     `printf '\\n%s\\n' ${q(FILES_MARKER)}`,
     "shopt -s nullglob 2>/dev/null; shopt -s globstar 2>/dev/null",
     "rr_top=$(pwd)",
+    // A link, or a regular file this user can read, comes back; anything else found (a FIFO, a
+    // socket, a file or folder that may not be read) is named instead of blocking the transfer.
+    `rr_one() { if [ -L "$2" ] || { [ -f "$2" ] && [ -r "$2" ]; }; then printf '%s\\tf\\t%s\\0' "$1" "$2"; else printf '%s\\tu\\t%s\\0' "$1" "$2"; fi; }`,
     "rr_emit() {",
     '  case "/$2/" in */../* | */./*) return ;; esac',
     '  if [ -d "$2" ] && [ ! -L "$2" ]; then',
     "    local g",
-    `    while IFS= read -r -d '' g; do printf '%s\\tf\\t%s\\0' "$1" "\${g#./}"; done < <(find "./$2" \\( -type f -o -type l \\) -print0 2>/dev/null)`,
-    `  else printf '%s\\tf\\t%s\\0' "$1" "$2"; fi`,
+    `    while IFS= read -r -d '' g; do rr_one "$1" "\${g#./}"; done < <(find "./$2" ! -type d -print0 2>/dev/null; find "./$2" -type d ! \\( -readable -executable \\) -print0 2>/dev/null)`,
+    '  else rr_one "$1" "$2"; fi',
     "}",
     'rr_glob() { local f IFS=; for f in $2; do rr_emit "$1" "$f"; done; }',
     `rr_path() { if [ -e "$2" ] || [ -L "$2" ]; then rr_emit "$1" "$2"; else printf '%s\\tm\\t%s\\0' "$1" "$2"; fi; }`,
@@ -144,26 +147,34 @@ function plainPath(path: string): string | undefined {
 }
 
 /** The part of a fetch command's stdout before the output-file records, and those records. */
-export function splitListing(stdout: string): {
-  head: string;
-  files: Map<number, { found: string[]; missing: string[] }>;
-} {
-  const sets = new Map<number, { found: Set<string>; missing: Set<string> }>();
+export function splitListing(stdout: string): { head: string; files: Map<number, Listed> } {
+  const sets = new Map<number, Record<keyof Listed, Set<string>>>();
   const at = stdout.indexOf(`\n${FILES_MARKER}\n`);
   if (at < 0) return { head: stdout, files: new Map() };
+  const kinds = { f: "found", m: "missing", u: "unreadable" } as const;
   for (const rec of stdout.slice(at + FILES_MARKER.length + 2).split("\0")) {
-    const m = /^(\d+)\t([fm])\t([\s\S]*)$/.exec(rec);
+    const m = /^(\d+)\t([fmu])\t([\s\S]*)$/.exec(rec);
     if (!m) continue;
     const path = plainPath(m[3]);
     if (path === undefined) continue;
     const i = Number(m[1]);
-    if (!sets.has(i)) sets.set(i, { found: new Set(), missing: new Set() });
-    const entry = sets.get(i)!;
-    (m[2] === "f" ? entry.found : entry.missing).add(path);
+    if (!sets.has(i)) sets.set(i, { found: new Set(), missing: new Set(), unreadable: new Set() });
+    sets.get(i)![kinds[m[2] as keyof typeof kinds]].add(path);
   }
-  const files = new Map<number, { found: string[]; missing: string[] }>();
-  for (const [i, { found, missing }] of sets) files.set(i, { found: [...found], missing: [...missing] });
+  const files = new Map<number, Listed>();
+  for (const [i, e] of sets)
+    files.set(i, { found: [...e.found], missing: [...e.missing], unreadable: [...e.unreadable] });
   return { head: stdout.slice(0, at + 1), files };
+}
+
+/** One runner's output files as listed on the far side. */
+export interface Listed {
+  /** Files and links that come back. */
+  found: string[];
+  /** Plain paths (no glob) that do not exist. */
+  missing: string[];
+  /** Found but not brought: not a regular file or link (a FIFO, a socket), or not readable. */
+  unreadable: string[];
 }
 
 /**
@@ -284,6 +295,7 @@ export const outputRemote = (dir: string, path: string) => (dir === "" ? path : 
 /** One line naming the plain output paths that were not found, a few runners at most. */
 export function missingMessage(
   missing: { runner: string; dir: string; paths: string[] }[],
+  what = "output file(s) of extraFilesRecv not found",
 ): string | undefined {
   if (missing.length === 0) return undefined;
   const shown = missing
@@ -292,5 +304,5 @@ export function missingMessage(
       (m) => `${m.runner}: ${m.paths.join(", ")} (in ${m.dir === "" ? "remoteDir" : `remoteDir/${m.dir}`})`,
     );
   const more = missing.length > 5 ? `; and ${missing.length - 5} more runner(s)` : "";
-  return `output file(s) of extraFilesRecv not found: ${shown.join("; ")}${more}`;
+  return `${what}: ${shown.join("; ")}${more}`;
 }
