@@ -52,14 +52,14 @@ describe("the far side's listing", () => {
     expect(head.trim()).toBe('{"a":1}');
     expect(files.get(0)?.found.sort()).toEqual(["$(touch CANARY)\nodd.txt", "out/T1.txt", "out/sub/x.log"]);
     expect(files.get(0)?.missing).toEqual(["absent"]);
-    expect(files.get(1)).toEqual({ found: [], missing: ["gone.txt"] });
-    expect(files.get(2)).toEqual({ found: [], missing: ["x.txt"] });
+    expect(files.get(1)).toEqual({ found: [], missing: ["gone.txt"], unreadable: [] });
+    expect(files.get(2)).toEqual({ found: [], missing: ["x.txt"], unreadable: [] });
     expect(existsSync(join(root, "CANARY")) || existsSync(join(a, "CANARY"))).toBe(false);
   });
 
   it("drops records that would leave the folder", () => {
     const stdout = `x\n${FILES_MARKER}\n0\tf\t../up\x000\tf\t/abs\x000\tf\ta/./b\x000\tf\tok//c/\x00`;
-    expect(splitListing(stdout).files.get(0)).toEqual({ found: ["ok/c"], missing: [] });
+    expect(splitListing(stdout).files.get(0)).toEqual({ found: ["ok/c"], missing: [], unreadable: [] });
   });
 });
 
