@@ -49,6 +49,7 @@ export {
   diagnose,
   type ExecResult,
   LocalConnection,
+  parseDestination,
   SshConnection,
   type SshConnectionOptions,
 } from "./connection/index.js";

@@ -182,6 +182,10 @@ describe("remoterun doctor", () => {
     const d = JSON.parse(r.stdout) as Diagnosis;
     expect(d.host).toBe(`${bed.server.user}@${bed.server.host}:${bed.server.port}`);
     expect(check(d, "remote-dir").summary).toContain(dirs.remoteDir);
+    // Named as other commands name it, from its folder: the Dataset, not a host called "doctored".
+    const byName = await cli(["doctor", "doctored", "--json", "--no-transfer"], dirs.dbDir);
+    expect(byName.code, byName.stderr).toBe(0);
+    expect((JSON.parse(byName.stdout) as Diagnosis).host).toBe(d.host);
   });
 
   it('localhost is this machine without ssh, as connect("localhost")', async () => {

@@ -315,6 +315,12 @@ describe("checks", () => {
     );
   });
 
+  it("placeholders in remoteDir or localDir are refused: they are filled in runDir only", () => {
+    expect(() => make({ remoteDir: "/tmp/x/{name}" })).toThrow(/remoteDir.*filled per runner in runDir only/);
+    const ds = make({});
+    expect(() => ds.appendRun({ x: 1 }, { localDir: "out/{index}" })).toThrow(InvalidArgumentError);
+  });
+
   it("extraFilesRecv is no part of a runner's identity: the same run with other output files is the same runner", async () => {
     const ds = make({});
     const a = ds.appendRun({ x: 1 }, { extraFilesRecv: ["a.txt"] });

@@ -65,7 +65,10 @@ function localOptions(o: Record<string, unknown>): LocalConnectionOptions {
   return out;
 }
 
-/** `[user@]host[:port]` or `[user@][v6addr][:port]`. */
+/**
+ * The ssh options of a destination `[user@]host[:port]` or `[user@][v6addr][:port]`, as connect()
+ * takes it as a string. Throws InvalidArgumentError for anything else.
+ */
 export function parseDestination(dest: string): SshConnectionOptions {
   const m = /^(?:([^@\s]+)@)?(?:\[([^\]\s]+)\]|([^:@\s[\]]+))(?::(\d+))?$/.exec(dest);
   if (!m) throw new InvalidArgumentError("destination", dest, "'localhost' or '[user@]host[:port]'");

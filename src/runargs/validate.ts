@@ -30,6 +30,17 @@ export function validateRunArgs(args: Record<string, unknown>, where: string): v
   }
   for (const key of DIR_KEYS) {
     if (key in args && args[key] !== undefined) validateDir(`${where}.${key}`, args[key], key === "runDir");
+    // Placeholders are filled per runner in runDir only: elsewhere they would be a folder's name.
+    if (
+      key !== "runDir" &&
+      typeof args[key] === "string" &&
+      /\{(name|index|dataset)\}/.test(args[key] as string)
+    )
+      throw new InvalidArgumentError(
+        `${where}.${key}`,
+        args[key],
+        'a folder without {name}, {index} or {dataset} (they are filled per runner in runDir only, e.g. runDir: "{name}")',
+      );
   }
   for (const key of POSITIVE_INT_KEYS) {
     const v = args[key];

@@ -6,11 +6,18 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { parseDestination } from "../../connection/index.js";
-import type { SshConnectionOptions } from "../../index.js";
-import { type Check, type Connection, connect, DatasetLockedError, diagnose } from "../../index.js";
+import {
+  type Check,
+  type Connection,
+  connect,
+  DatasetLockedError,
+  diagnose,
+  parseDestination,
+  type SshConnectionOptions,
+} from "../../index.js";
 import type { Ctx } from "../context.js";
 import { EXIT, type ExitCode, UsageError } from "../exit-codes.js";
+import { findDatabases } from "../find.js";
 import type { Act } from "./types.js";
 
 interface DoctorOptions {
@@ -54,10 +61,15 @@ export function registerDoctor(program: Command, act: Act): void {
     .action(act(doctor));
 }
 
-/** A target that names a database (an existing path, or a *.remoterun.json name), or nothing. */
+/**
+ * A target that names a database (an existing path, a *.remoterun.json name, or the name or
+ * name-id of a Dataset found here, as other commands take it), or nothing.
+ */
 function isDatabaseTarget(target: string | undefined, cwd: string): boolean {
   if (target === undefined || target === "") return true;
-  return /\.remoterun(\.json)?$/.test(target) || existsSync(resolve(cwd, target));
+  if (/\.remoterun(\.json)?$/.test(target) || existsSync(resolve(cwd, target))) return true;
+  if (/[@:/]/.test(target)) return false;
+  return findDatabases(cwd).some((d) => d.name === target || `${d.name}-${d.id}` === target);
 }
 
 async function doctor(ctx: Ctx, target: string | undefined, opts: DoctorOptions): Promise<ExitCode> {
