@@ -383,6 +383,29 @@ describe("output files over SSH", () => {
   }
 });
 
+/** The local connection and the test sshd with each transport, with fresh folders per call. */
+function transports(
+  tag: string,
+): [string, () => { connection: Connection; dirs: ReturnType<typeof sshd.dirs> }][] {
+  return [
+    [
+      "local",
+      () => {
+        const dir = join(root, `${tag}-${++seq}`);
+        return {
+          connection: new LocalConnection(),
+          dirs: { dbDir: dir, localDir: join(dir, "local"), remoteDir: join(dir, "remote") },
+        };
+      },
+    ],
+    [
+      "rsync",
+      () => ({ connection: sshd.ssh({ transport: "rsync" }), dirs: sshd.dirs(`${tag}-rsync-${++seq}`) }),
+    ],
+    ["scp", () => ({ connection: sshd.ssh({ transport: "scp" }), dirs: sshd.dirs(`${tag}-scp-${++seq}`) })],
+  ];
+}
+
 /** Writes an output file and links beside it: to a file outside the folder, and to a folder. */
 const LINKS = `#!/bin/bash
 mkdir -p out
@@ -393,23 +416,7 @@ echo ok #x#
 `;
 
 describe("links, owners and leftovers", () => {
-  const cases: [string, () => { connection: Connection; dirs: ReturnType<typeof sshd.dirs> }][] = [
-    [
-      "local",
-      () => {
-        const dir = join(root, `links-${++seq}`);
-        return {
-          connection: new LocalConnection(),
-          dirs: { dbDir: dir, localDir: join(dir, "local"), remoteDir: join(dir, "remote") },
-        };
-      },
-    ],
-    [
-      "rsync",
-      () => ({ connection: sshd.ssh({ transport: "rsync" }), dirs: sshd.dirs(`links-rsync-${++seq}`) }),
-    ],
-    ["scp", () => ({ connection: sshd.ssh({ transport: "scp" }), dirs: sshd.dirs(`links-scp-${++seq}`) })],
-  ];
+  const cases = transports("links");
   for (const [label, make] of cases) {
     it(`${label}: a link comes back as a link (its target never read), files owned by this user; stale pull folders go`, async () => {
       const { connection, dirs } = make();
@@ -493,23 +500,7 @@ echo ok #x#
 `;
 
 describe("what cannot come back does not block the rest", () => {
-  const cases: [string, () => { connection: Connection; dirs: ReturnType<typeof sshd.dirs> }][] = [
-    [
-      "local",
-      () => {
-        const dir = join(root, `hostile-${++seq}`);
-        return {
-          connection: new LocalConnection(),
-          dirs: { dbDir: dir, localDir: join(dir, "local"), remoteDir: join(dir, "remote") },
-        };
-      },
-    ],
-    [
-      "rsync",
-      () => ({ connection: sshd.ssh({ transport: "rsync" }), dirs: sshd.dirs(`hostile-rsync-${++seq}`) }),
-    ],
-    ["scp", () => ({ connection: sshd.ssh({ transport: "scp" }), dirs: sshd.dirs(`hostile-scp-${++seq}`) })],
-  ];
+  const cases = transports("hostile");
   for (const [label, make] of cases) {
     it(`${label}: a FIFO and unreadable files are named, every result and readable file arrives`, async () => {
       const { connection, dirs } = make();

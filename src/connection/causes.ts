@@ -9,30 +9,17 @@
  * stdout explains rsync's protocol mismatch.
  */
 
+import type { ConnectionError, TransferFailureKind } from "../shared/errors.js";
+
+/**
+ * What a known line says went wrong: a connection error's reason (host-key, auth, refused,
+ * unreachable, timeout, dropped), a transfer's failure kind (no-space, read-only, permission,
+ * missing-program, noisy-shell, not-found), or a host name that does not resolve.
+ */
 export type CauseKind =
-  /** A host key is unknown or has changed (on the target or on a ProxyJump hop). */
-  | "host-key"
-  /** The host name does not resolve. */
-  | "resolve"
-  /** The server refused every key (or password). */
-  | "auth"
-  | "refused"
-  /** No route to the host, network unreachable. */
-  | "unreachable"
-  | "timeout"
-  /** The disk written to (remote when sending, local when fetching) or the user's quota is full. */
-  | "no-space"
-  | "read-only"
-  /** A folder or file may not be created, written or read (remoteDir, say). */
-  | "permission"
-  /** A program (rsync, tar, node) is missing on the far side. */
-  | "missing-program"
-  /** The remote login shell prints on stdout: rsync's protocol cannot start. */
-  | "noisy-shell"
-  /** A folder or file does not exist. */
-  | "not-found"
-  /** The connection closed under the transfer. */
-  | "dropped";
+  | Exclude<ConnectionError["reason"], "unknown">
+  | Exclude<TransferFailureKind, "unknown">
+  | "resolve";
 
 export interface Cause {
   kind: CauseKind;

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFile, lstat, mkdir, readlink, rename, rm, symlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
+import { transferKindOf } from "../shared/errno.js";
 import { CommandError, TransferError } from "../shared/errors.js";
 import { forEachLimited } from "../shared/limit.js";
 import { checkRelativeFiles } from "./paths.js";
@@ -116,18 +117,10 @@ async function copyAll(
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (skipMissing && err.code === "ENOENT") return;
-      const kind =
-        err.code === "ENOSPC" || err.code === "EDQUOT"
-          ? "no-space"
-          : err.code === "EACCES" || err.code === "EPERM"
-            ? "permission"
-            : err.code === "EROFS"
-              ? "read-only"
-              : "unknown";
       throw new TransferError(direction, `${f}: ${err.message}`, "", {
         cause: err,
         causeLine: err.message,
-        kind,
+        kind: transferKindOf(err),
       });
     }
   });

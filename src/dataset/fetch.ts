@@ -3,6 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseRecord, type WireRecord } from "../remote/wire.mjs";
 import type { Runner } from "../runner/index.js";
+import { transferKindOf } from "../shared/errno.js";
 import { RunnerFailedError, TransferError } from "../shared/errors.js";
 import { forEachLimited } from "../shared/limit.js";
 import type { DatasetInternals } from "./internals.js";
@@ -194,6 +195,7 @@ async function pullOnce<Args extends object, Result>(
   then: () => Promise<void>,
 ): Promise<void> {
   if (plan.files.length === 0) return then();
+  plan.removeLeftovers();
   try {
     await ds.connection.pull(p.remoteRoot, plan.into, plan.files);
     await then();
@@ -384,11 +386,12 @@ async function writeFilesParallel(dir: string, files: [string, string][]): Promi
   } catch (e) {
     // The local copies are part of bringing results home: a full disk is a failed pull, typed.
     const err = e as NodeJS.ErrnoException;
-    const full = err.code === "ENOSPC" || err.code === "EDQUOT";
-    throw new TransferError("pull", `${full ? "no space left on the local disk: " : ""}${err.message}`, "", {
+    const kind = transferKindOf(err);
+    const what = kind === "no-space" ? "no space left on the local disk: " : "";
+    throw new TransferError("pull", `${what}${err.message}`, "", {
       cause: err,
       causeLine: err.message,
-      kind: full ? "no-space" : err.code === "EACCES" || err.code === "EPERM" ? "permission" : "unknown",
+      kind,
     });
   }
 }

@@ -192,15 +192,21 @@ export class PullPlan {
     readonly localRoot: string,
     readonly folder: string,
   ) {
-    const dir = resolve(localRoot, folder);
-    // Pull folders left by a process killed mid-fetch: the Dataset is this process's now (its lock),
-    // and its fetches run one at a time, so none of them is in use.
+    this.into = resolve(localRoot, folder, `.fetch-${randomBytes(6).toString("hex")}`);
+  }
+
+  /**
+   * Remove pull folders left by a process killed mid-fetch (done before a pull, not on every fetch:
+   * the Dataset's folder may hold many files). The Dataset is this process's now (its lock), and its
+   * fetches run one at a time, so none of them is in use.
+   */
+  removeLeftovers(): void {
+    const dir = dirname(this.into);
     let names: string[] = [];
     try {
       names = readdirSync(dir).filter((n) => n.startsWith(".fetch-"));
     } catch {}
     for (const n of names) rmSync(join(dir, n), { recursive: true, force: true });
-    this.into = join(dir, `.fetch-${randomBytes(6).toString("hex")}`);
   }
 
   /** Fetch `remote` (relative to remoteRoot) to `local` (relative to localRoot). */

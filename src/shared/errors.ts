@@ -196,11 +196,16 @@ export class ConnectionError extends RemoterunError {
  * that may not be written, a shell that prints on stdout, a missing program...
  */
 export type TransferFailureKind =
+  /** The disk written to (remote when sending, local when fetching) or the user's quota is full. */
   | "no-space"
   | "read-only"
+  /** A folder or file may not be created, written or read (remoteDir, say). */
   | "permission"
+  /** A program (rsync, tar, node) is missing on the far side. */
   | "missing-program"
+  /** The remote login shell prints on stdout: rsync's protocol cannot start. */
   | "noisy-shell"
+  /** A folder or file does not exist. */
   | "not-found"
   | "unknown";
 
