@@ -81,13 +81,14 @@ describe("the remote master dies: wait() returns, the runners fail with the caus
     ds.appendRuns([0, 1].map((i) => ({ i, ms: 3000 })));
     await ds.run();
     await started(ds);
-    // Gone at once (the runs still write into it, so a recursive delete can meet new files), then
-    // deleted under another name.
+    // Gone from its path at once. The runs still write into it under its new name, so a recursive
+    // delete there could meet new files on a busy machine: it is deleted once they are over.
     renameSync(remote, `${remote}-deleted`);
-    rmSync(`${remote}-deleted`, { recursive: true, force: true, maxRetries: 20, retryDelay: 20 });
     await expectAllFailed(ds, /folder removed/);
     expect(ds.liveness.map((l) => [l.state, l.folder])).toEqual([["gone", false]]);
     await ds.close();
+    await new Promise((r) => setTimeout(r, 3500));
+    rmSync(`${remote}-deleted`, { recursive: true, force: true, maxRetries: 20, retryDelay: 20 });
   });
 
   it("(b) the disk fills up (a tiny tmpfs as remoteDir)", async () => {
